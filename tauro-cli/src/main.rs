@@ -1,0 +1,2 @@
+//! The `tauro-cli` binary.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Tauro exec layer.
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! Tauro io layer.
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! Tauro orchest layer.
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! Tauro streaming layer.
+#![warn(missing_docs)]
