@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against a real Spark Connect server.
+#
+#   scripts/test.sh [extra cargo test args]
+#
+# Installs what is missing (protoc, the cached pyspark virtualenv), starts a local Spark Connect
+# server unless TAURO_SPARK_REMOTE points at one, runs `cargo test --workspace` with
+# TAURO_REQUIRE_SPARK=1 (Spark-backed tests fail instead of skipping), and stops the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+export SC_PORT="${SC_PORT:-15002}"
+started=0
+if [[ -z "${TAURO_SPARK_REMOTE:-}" ]]; then
+  if ! scripts/spark-connect-local.sh status >/dev/null 2>&1; then
+    scripts/spark-connect-local.sh start
+    started=1
+  fi
+  export TAURO_SPARK_REMOTE="sc://127.0.0.1:${SC_PORT}"
+fi
+cleanup() {
+  if [[ $started == 1 ]]; then scripts/spark-connect-local.sh stop || true; fi
+}
+trap cleanup EXIT
+
+export TAURO_REQUIRE_SPARK="${TAURO_REQUIRE_SPARK:-1}"
+echo "Running tests against ${TAURO_SPARK_REMOTE} (TAURO_REQUIRE_SPARK=${TAURO_REQUIRE_SPARK})"
+cargo test --workspace "$@"
