@@ -1,0 +1,189 @@
+//! [`SparkEngine`]: a checked connection to one Spark Connect server.
+#![expect(
+    clippy::result_large_err,
+    reason = "closures return the client's own `SparkError`, which is large; it is converted at once"
+)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use spark_connect::SparkSession;
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
+use crate::probe::{redact_remote, wait_ready};
+use crate::session::Session;
+
+/// Most blocking client calls in flight at once, per engine.
+const MAX_BLOCKING_CALLS: usize = 32;
+
+/// Session confs that cannot (or must not) be changed on a running server; Tauro's
+/// protected keys. They are skipped with a warning.
+const PROTECTED_CONFS: &[&str] = &[
+    "spark.sql.shuffle.partitions",
+    "spark.executor.memory",
+    "spark.driver.memory",
+    "spark.master",
+    "spark.submit.deployMode",
+    "spark.dynamicAllocation.enabled",
+    "spark.executor.instances",
+];
+
+/// Options of [`SparkEngine::connect`].
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How long to wait for the server to answer before [`Error::Unreachable`] (15 s).
+    pub connect_timeout: Duration,
+    /// Deadline of each action; past it the action is interrupted (1 hour).
+    pub action_timeout: Duration,
+    /// Runtime SQL confs applied to every new session.
+    pub session_conf: BTreeMap<String, String>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(15),
+            action_timeout: Duration::from_secs(3600),
+            session_conf: BTreeMap::new(),
+        }
+    }
+}
+
+struct EngineInner {
+    root: SparkSession,
+    remote: String,
+    opts: EngineOptions,
+    permits: Arc<Semaphore>,
+    next_session: AtomicU64,
+}
+
+/// A connection to a Spark Connect server that answered the readiness probe.
+///
+/// Cheap to clone. Work happens in [`Session`]s made by [`SparkEngine::new_session`].
+#[derive(Clone)]
+pub struct SparkEngine {
+    inner: Arc<EngineInner>,
+}
+
+impl fmt::Debug for SparkEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SparkEngine")
+            .field("remote", &self.inner.remote)
+            .field("opts", &self.inner.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SparkEngine {
+    /// Connects to `sc://host:port[/;use_ssl=true;token=...]`.
+    ///
+    /// Probes first (TCP, then one gRPC call without retries) and reports
+    /// [`Error::Unreachable`] when nothing answers within `connect_timeout`.
+    pub async fn connect(remote: &str, opts: EngineOptions) -> Result<SparkEngine> {
+        wait_ready(remote, opts.connect_timeout).await?;
+        let url = remote.to_string();
+        // `get_or_create` dials lazily but blocks on the client's own runtime.
+        let root = tokio::task::spawn_blocking(move || {
+            SparkSession::builder().remote(&url).get_or_create()
+        })
+        .await
+        .map_err(|source| Error::Internal {
+            operation: "connect".into(),
+            source,
+        })?
+        .map_err(|e| Error::spark(format!("connect to {}", redact_remote(remote)), &e, None))?;
+        Ok(SparkEngine {
+            inner: Arc::new(EngineInner {
+                root,
+                remote: redact_remote(remote),
+                opts,
+                permits: Arc::new(Semaphore::new(MAX_BLOCKING_CALLS)),
+                next_session: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    /// The remote this engine talks to (any token masked).
+    pub fn remote(&self) -> &str {
+        &self.inner.remote
+    }
+
+    /// The options it was connected with.
+    pub fn options(&self) -> &EngineOptions {
+        &self.inner.opts
+    }
+
+    /// The server's Spark version.
+    pub async fn version(&self) -> Result<String> {
+        let session = self.bare_session()?;
+        let spark = self.inner.root.clone();
+        session
+            .run("read Spark version", move || spark.version())
+            .await
+    }
+
+    /// A new server-side session: its own temp views, confs and interrupt tag, with
+    /// `session_conf` applied.
+    pub async fn new_session(&self) -> Result<Session> {
+        let session = self.bare_session()?;
+        for (key, value) in &self.inner.opts.session_conf {
+            if PROTECTED_CONFS.contains(&key.as_str()) {
+                tracing::warn!(
+                    key = %key,
+                    "skipping protected Spark setting; set it where the server is started"
+                );
+                continue;
+            }
+            session.set_conf(key, value).await?;
+        }
+        Ok(session)
+    }
+
+    /// A new session with its tag but without the configured confs.
+    fn bare_session(&self) -> Result<Session> {
+        let spark = self.inner.root.new_session();
+        let tag = unique_tag(self.inner.next_session.fetch_add(1, Ordering::Relaxed));
+        spark
+            .add_tag(&tag)
+            .map_err(|e| Error::spark("tag session", &e, None))?;
+        Ok(Session::new(
+            spark,
+            tag,
+            Arc::clone(&self.inner.permits),
+            self.inner.opts.action_timeout,
+        ))
+    }
+}
+
+/// A tag unique across processes and engines: pid, start time and a counter.
+fn unique_tag(n: u64) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("tauro-{}-{nanos:x}-{n}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_unique_and_valid() {
+        let a = unique_tag(1);
+        let b = unique_tag(2);
+        assert_ne!(a, b);
+        assert!(!a.contains(','));
+    }
+
+    #[test]
+    fn default_options() {
+        let o = EngineOptions::default();
+        assert_eq!(o.connect_timeout, Duration::from_secs(15));
+        assert!(o.session_conf.is_empty());
+    }
+}

@@ -1,0 +1,116 @@
+//! [`Frame`]: a lazy Spark DataFrame bound to the [`Session`] that runs its actions.
+#![expect(
+    clippy::result_large_err,
+    reason = "closures return the client's own `SparkError`, which is large; it is converted at once"
+)]
+
+use std::fmt;
+
+use spark_connect::DataFrame;
+
+use crate::error::{Error, Result};
+use crate::session::Session;
+
+/// A lazy Spark relation. Transformations build plans locally; actions run under the
+/// session's deadline.
+#[derive(Clone)]
+pub struct Frame {
+    session: Session,
+    df: DataFrame,
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Frame")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Frame {
+    pub(crate) fn new(session: Session, df: DataFrame) -> Self {
+        Self { session, df }
+    }
+
+    pub(crate) fn df(&self) -> &DataFrame {
+        &self.df
+    }
+
+    /// The session that runs this frame's actions.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Number of rows (one Spark job).
+    pub async fn count(&self) -> Result<u64> {
+        let df = self.df.clone();
+        let n = self.session.run("count rows", move || df.count()).await?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    /// Column names (an analysis, no job unless schema inference needs one).
+    pub async fn columns(&self) -> Result<Vec<String>> {
+        let df = self.df.clone();
+        self.session.run("read schema", move || df.columns()).await
+    }
+
+    /// The schema as a DDL string, e.g. `id int,name string`.
+    pub async fn schema_ddl(&self) -> Result<String> {
+        let df = self.df.clone();
+        self.session
+            .run("read schema", move || df.schema()?.to_ddl())
+            .await
+    }
+
+    /// Registers (or replaces) a temp view of this session over the frame.
+    pub async fn create_temp_view(&self, name: &str) -> Result<()> {
+        let df = self.df.clone();
+        let view = name.to_string();
+        self.session
+            .run(format!("create temp view `{name}`"), move || {
+                df.create_or_replace_temp_view(&view)
+            })
+            .await
+    }
+
+    /// Up to `limit` rows as JSON objects (column name → value).
+    pub async fn collect_json(&self, limit: usize) -> Result<Vec<serde_json::Value>> {
+        let limited = self.df.limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        let rows = self
+            .session
+            .run("collect rows", move || limited.to_json())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                serde_json::from_str(r).map_err(|source| Error::Decode {
+                    what: "a row returned as JSON".into(),
+                    source,
+                })
+            })
+            .collect()
+    }
+
+    /// Rows matching a SQL predicate (lazy).
+    pub fn filter(&self, predicate_sql: &str) -> Frame {
+        Frame::new(
+            self.session.clone(),
+            self.df
+                .filter(spark_connect::functions::expr(predicate_sql)),
+        )
+    }
+
+    /// Only the given columns, in this order (lazy).
+    pub fn select_columns(&self, columns: &[String]) -> Frame {
+        let cols: Vec<spark_connect::Column> =
+            columns.iter().map(|c| spark_connect::col(c)).collect();
+        Frame::new(self.session.clone(), self.df.select(cols))
+    }
+
+    /// At most `n` rows (lazy).
+    pub fn limit(&self, n: usize) -> Frame {
+        Frame::new(
+            self.session.clone(),
+            self.df.limit(i32::try_from(n).unwrap_or(i32::MAX)),
+        )
+    }
+}

@@ -1,0 +1,196 @@
+//! [`InputLoader`]: datasets from the `input` configuration (or other nodes' outputs) as
+//! [`Frame`]s.
+#![expect(
+    clippy::result_large_err,
+    reason = "closures return the client's own `SparkError`, which is large; it is converted at once"
+)]
+
+use std::collections::{BTreeMap, HashMap};
+
+use tauro_config::{Context, DataFormat, DateWindow, InputConfig, OutputConfig};
+
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::session::Session;
+use crate::sql::{date_between, format_name, validate_query};
+
+/// Loads a node's inputs.
+#[derive(Debug, Clone, Copy)]
+pub struct InputLoader<'a> {
+    ctx: &'a Context,
+    session: &'a Session,
+}
+
+impl<'a> InputLoader<'a> {
+    /// A loader reading through `session`.
+    pub fn new(ctx: &'a Context, session: &'a Session) -> Self {
+        Self { ctx, session }
+    }
+
+    /// The dataset `name` as a frame: an input dataset, or the output `name` read back from
+    /// where it is written. With `window` and a `date_column`, only rows of the window.
+    ///
+    /// The read is analysed once here, so a missing path or table, a missing data source
+    /// or a wrong `date_column` fail now, naming the dataset.
+    pub async fn load(&self, name: &str, window: Option<DateWindow>) -> Result<Frame> {
+        if let Some(input) = self.ctx.inputs.get(name) {
+            return self.load_input(input, window).await;
+        }
+        if let Some(output) = self.ctx.outputs.get(name) {
+            return self.load_output(output).await;
+        }
+        Err(Error::UnknownDataset { name: name.into() })
+    }
+
+    async fn load_input(&self, input: &InputConfig, window: Option<DateWindow>) -> Result<Frame> {
+        let name = input.name.as_str();
+        let frame = match input.format {
+            DataFormat::Query => {
+                let query = required(name, input.format, "query", input.query.as_deref())?;
+                validate_query(name, query)?;
+                self.session.sql(query).await?
+            }
+            DataFormat::Table => {
+                let table = required(name, input.format, "table", input.table.as_deref())?;
+                self.session.table(table).await?
+            }
+            format => {
+                let path = required(name, format, "filepath", input.filepath.as_deref())?;
+                let mut options = default_read_options(format);
+                options.extend(input.options.clone());
+                self.read_path(format, path, input.schema.as_deref(), options)
+            }
+        };
+        let columns = frame
+            .session()
+            .run_with_format(
+                format!("load input `{name}`"),
+                input.format.spark_source(),
+                {
+                    let df = frame.df().clone();
+                    move || df.columns()
+                },
+            )
+            .await?;
+        let mut frame = frame;
+        if let (Some(column), Some(window)) = (&input.date_column, window) {
+            if !columns.iter().any(|c| c.eq_ignore_ascii_case(column)) {
+                return Err(Error::InvalidValue {
+                    dataset: name.into(),
+                    what: "date_column",
+                    value: column.clone(),
+                    reason: format!(
+                        "the dataset has no such column (columns: {})",
+                        columns.join(", ")
+                    ),
+                });
+            }
+            frame = frame.filter(&date_between(column, window));
+        }
+        if let Some(predicate) = &input.partition_filter {
+            frame = frame.filter(predicate);
+        }
+        Ok(frame)
+    }
+
+    /// Reads back what the output `output` writes.
+    async fn load_output(&self, output: &OutputConfig) -> Result<Frame> {
+        let name = output.name.as_str();
+        let frame = match (&output.table, &output.filepath, output.format) {
+            (Some(table), None, _) | (Some(table), _, DataFormat::Table) => {
+                self.session.table(table).await?
+            }
+            (_, Some(path), format)
+                if format != DataFormat::Table && format != DataFormat::Query =>
+            {
+                let mut options = default_read_options(format);
+                // Reader-relevant writer options (header, sep, ...) describe the files too.
+                options.extend(
+                    output
+                        .options
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "partitionOverwriteMode")
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
+                if format == DataFormat::Csv {
+                    options
+                        .entry("inferSchema".into())
+                        .or_insert_with(|| "true".into());
+                }
+                self.read_path(format, path, None, options)
+            }
+            _ => {
+                return Err(Error::MissingField {
+                    dataset: name.into(),
+                    format: format_name(output.format).into(),
+                    field: "filepath",
+                });
+            }
+        };
+        let df = frame.df().clone();
+        frame
+            .session()
+            .run_with_format(
+                format!("read back output `{name}`"),
+                output.format.spark_source(),
+                move || df.columns(),
+            )
+            .await?;
+        Ok(frame)
+    }
+
+    fn read_path(
+        &self,
+        format: DataFormat,
+        path: &str,
+        schema: Option<&str>,
+        options: BTreeMap<String, String>,
+    ) -> Frame {
+        let source = format.spark_source().unwrap_or("parquet");
+        let mut reader = self.session.inner.spark.read().format(source);
+        if let Some(ddl) = schema {
+            reader = reader.schema(ddl.to_string());
+        }
+        let options: HashMap<String, String> = options.into_iter().collect();
+        let df = reader.options(options).load(Some(path));
+        Frame::new(self.session.clone(), df)
+    }
+}
+
+/// Tauro's reader defaults (user options override them).
+fn default_read_options(format: DataFormat) -> BTreeMap<String, String> {
+    let mut o = BTreeMap::new();
+    match format {
+        DataFormat::Csv => {
+            o.insert("header".into(), "true".into());
+            o.insert("encoding".into(), "UTF-8".into());
+        }
+        DataFormat::Json => {
+            o.insert("encoding".into(), "UTF-8".into());
+        }
+        DataFormat::Parquet
+        | DataFormat::Orc
+        | DataFormat::Avro
+        | DataFormat::Text
+        | DataFormat::Delta
+        | DataFormat::Table
+        | DataFormat::Query => {}
+    }
+    o
+}
+
+fn required<'v>(
+    dataset: &str,
+    format: DataFormat,
+    field: &'static str,
+    value: Option<&'v str>,
+) -> Result<&'v str> {
+    match value.map(str::trim) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(Error::MissingField {
+            dataset: dataset.into(),
+            format: format_name(format).into(),
+            field,
+        }),
+    }
+}

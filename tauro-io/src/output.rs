@@ -1,0 +1,250 @@
+//! [`OutputManager`]: writes a node's result to the destinations of the `output`
+//! configuration.
+#![expect(
+    clippy::result_large_err,
+    reason = "closures return the client's own `SparkError`, which is large; it is converted at once"
+)]
+
+use std::collections::HashMap;
+
+use tauro_config::{Context, DataFormat, DateWindow, OutputConfig, WriteMode};
+
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::metrics::{observe_rows, rows_written};
+use crate::session::Session;
+use crate::sql::{format_name, quote_qualified, string_literal};
+
+/// Writer option that makes an overwrite replace only the partitions present in the data.
+const PARTITION_OVERWRITE_MODE: &str = "partitionOverwriteMode";
+
+/// What one write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteReport {
+    /// The output's name.
+    pub output: String,
+    /// Where it went: the path, or `table <name>`.
+    pub destination: String,
+    /// Rows written, counted by the write job itself (an observation on the frame; no extra
+    /// job). `Some(0)` for mode `ignore` on an existing destination; `None` only when the
+    /// server reported no observed metrics.
+    pub rows: Option<u64>,
+}
+
+/// Writes node results.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputManager<'a> {
+    ctx: &'a Context,
+    session: &'a Session,
+}
+
+impl<'a> OutputManager<'a> {
+    /// A manager; table registration runs through `session`, the write itself on the
+    /// frame's own session (where its metrics are recorded).
+    pub fn new(ctx: &'a Context, session: &'a Session) -> Self {
+        Self { ctx, session }
+    }
+
+    /// Writes `frame` to the output `name`.
+    ///
+    /// Modes are passed explicitly (Spark's default is `error`). With `overwrite` and
+    /// `partition_by`, only the partitions present in `frame` are replaced (dynamic
+    /// partition overwrite), so re-running a date window replaces that window's rows.
+    /// `window` is not used to filter: the node decides what it writes.
+    pub async fn write(
+        &self,
+        name: &str,
+        frame: &Frame,
+        window: Option<DateWindow>,
+    ) -> Result<WriteReport> {
+        let _ = window;
+        let output = self
+            .ctx
+            .outputs
+            .get(name)
+            .ok_or_else(|| Error::UnknownDataset { name: name.into() })?;
+        let source = storage_format(output)?;
+        match (&output.table, &output.filepath) {
+            (Some(table), None) => self.write_managed_table(output, table, source, frame).await,
+            (table, Some(path)) => {
+                let rows = self.write_path(output, source, path, frame).await?;
+                if let Some(table) = table {
+                    self.register_table(output, table, source, path).await?;
+                }
+                Ok(WriteReport {
+                    output: output.name.clone(),
+                    destination: path.clone(),
+                    rows,
+                })
+            }
+            (None, None) => Err(Error::MissingField {
+                dataset: output.name.clone(),
+                format: format_name(output.format).into(),
+                field: "filepath",
+            }),
+        }
+    }
+
+    /// The configured writer over `frame`, counting rows through an observation.
+    fn writer(
+        &self,
+        output: &OutputConfig,
+        source: &str,
+        frame: &Frame,
+    ) -> (spark_connect::DataFrameWriter, String) {
+        let mut options: HashMap<String, String> = HashMap::new();
+        if source == "csv" {
+            options.insert("header".into(), "true".into());
+        }
+        if output.write_mode == WriteMode::Overwrite && !output.partition_by.is_empty() {
+            options.insert(PARTITION_OVERWRITE_MODE.into(), "dynamic".into());
+        }
+        options.extend(output.options.clone());
+        let (observed, observation) = observe_rows(frame.df());
+        let mut writer = observed
+            .write()
+            .format(source)
+            .mode(output.write_mode.as_spark())
+            .options(options);
+        if !output.partition_by.is_empty() {
+            writer = writer.partition_by(output.partition_by.clone());
+        }
+        (writer, observation)
+    }
+
+    /// Runs one write on the frame's session and reads the rows it counted.
+    async fn run_write<F>(
+        &self,
+        frame: &Frame,
+        operation: String,
+        source: &str,
+        writer: (spark_connect::DataFrameWriter, String),
+        save: F,
+    ) -> Result<Option<u64>>
+    where
+        F: FnOnce(spark_connect::DataFrameWriter) -> spark_connect::Result<()> + Send + 'static,
+    {
+        let (writer, observation) = writer;
+        let spark = frame.session().inner.spark.clone();
+        frame
+            .session()
+            .run_with_format(operation, Some(source), move || {
+                save(writer)?;
+                Ok(rows_written(
+                    spark.last_execution_info().as_ref(),
+                    &observation,
+                ))
+            })
+            .await
+    }
+
+    async fn write_path(
+        &self,
+        output: &OutputConfig,
+        source: &str,
+        path: &str,
+        frame: &Frame,
+    ) -> Result<Option<u64>> {
+        let writer = self.writer(output, source, frame);
+        let target = path.to_string();
+        let operation = format!("write output `{}` to {path}", output.name);
+        self.run_write(frame, operation, source, writer, move |w| {
+            w.save(Some(&target))
+        })
+        .await
+    }
+
+    async fn write_managed_table(
+        &self,
+        output: &OutputConfig,
+        table: &str,
+        source: &str,
+        frame: &Frame,
+    ) -> Result<WriteReport> {
+        let operation = format!("write output `{}` to table {table}", output.name);
+        let name = table.to_string();
+        let partial_overwrite =
+            output.write_mode == WriteMode::Overwrite && !output.partition_by.is_empty();
+        let rows = if partial_overwrite && frame.session().table_exists(table).await? {
+            // saveAsTable(overwrite) drops and recreates the whole table; insertInto with
+            // dynamic partition overwrite replaces only the partitions written. insertInto
+            // matches columns by position: put the frame's columns in the table's order.
+            let columns = frame.session().table(table).await?.columns().await?;
+            let ordered = frame.select_columns(&columns);
+            ordered
+                .session()
+                .set_conf("spark.sql.sources.partitionOverwriteMode", "dynamic")
+                .await?;
+            let mut writer = self.writer(output, source, &ordered);
+            // A table's layout is fixed; insertInto rejects partitionBy.
+            writer.0 = writer.0.partition_by(Vec::<String>::new());
+            self.run_write(&ordered, operation, source, writer, move |w| {
+                w.insert_into(&name)
+            })
+            .await?
+        } else {
+            let writer = self.writer(output, source, frame);
+            self.run_write(frame, operation, source, writer, move |w| {
+                w.save_as_table(&name)
+            })
+            .await?
+        };
+        Ok(WriteReport {
+            output: output.name.clone(),
+            destination: format!("table {table}"),
+            rows,
+        })
+    }
+
+    /// Makes `table` point at the files just written to `path`.
+    async fn register_table(
+        &self,
+        output: &OutputConfig,
+        table: &str,
+        source: &str,
+        path: &str,
+    ) -> Result<()> {
+        let quoted = quote_qualified(table);
+        let options = if source == "csv" {
+            " OPTIONS (header 'true', inferSchema 'true')"
+        } else {
+            ""
+        };
+        self.session
+            .execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {quoted} USING {source}{options} LOCATION {}",
+                string_literal(path)
+            ))
+            .await?;
+        if !output.partition_by.is_empty() {
+            self.session
+                .execute(&format!("ALTER TABLE {quoted} RECOVER PARTITIONS"))
+                .await?;
+        }
+        self.session
+            .execute(&format!("REFRESH TABLE {quoted}"))
+            .await
+    }
+}
+
+/// The Spark data source an output is stored with.
+fn storage_format(output: &OutputConfig) -> Result<&'static str> {
+    let format = match output.format {
+        DataFormat::Table => output.table_format.unwrap_or(DataFormat::Parquet),
+        other => other,
+    };
+    match format {
+        DataFormat::Query | DataFormat::Table => Err(Error::UnsupportedFormat {
+            dataset: output.name.clone(),
+            format: format_name(format).into(),
+            direction: "an output",
+        }),
+        other => other
+            .spark_source()
+            .ok_or_else(|| Error::UnsupportedFormat {
+                dataset: output.name.clone(),
+                format: format_name(other).into(),
+                direction: "an output",
+            }),
+    }
+}

@@ -1,0 +1,313 @@
+//! [`Session`]: one isolated Spark Connect session, and the bridge that runs the blocking
+//! client off the async runtime under a deadline.
+#![expect(
+    clippy::result_large_err,
+    reason = "closures return the client's own `SparkError`, which is large; it is converted at once"
+)]
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate};
+use spark_connect::expression::LiteralExpression;
+use spark_connect::{Expression, SparkError, SparkSession};
+use tokio::sync::{Semaphore, watch};
+use tokio::time::{Instant, timeout};
+
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+
+/// How long `cancel` and deadline handling wait for the interrupt RPC itself.
+const INTERRUPT_WAIT: Duration = Duration::from_secs(10);
+
+/// A value bound to a named SQL parameter (`:name`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// A `DATE`.
+    Date(NaiveDate),
+    /// A `STRING`.
+    String(String),
+    /// A `BIGINT`.
+    Long(i64),
+    /// A `DOUBLE`.
+    Double(f64),
+    /// A `BOOLEAN`.
+    Bool(bool),
+}
+
+impl SqlValue {
+    fn to_expression(&self) -> Expression {
+        let literal = match self {
+            Self::Date(d) => LiteralExpression::Date(days_since_epoch(*d)),
+            Self::String(s) => LiteralExpression::string(s.clone()),
+            Self::Long(v) => LiteralExpression::long(*v),
+            Self::Double(v) => LiteralExpression::double(*v),
+            Self::Bool(v) => LiteralExpression::boolean(*v),
+        };
+        Expression::Literal(literal)
+    }
+}
+
+/// Days since 1970-01-01, as Spark's `DATE` literal wants them.
+fn days_since_epoch(d: NaiveDate) -> i32 {
+    // 719_163 = days from 0001-01-01 (CE day 1) to 1970-01-01.
+    d.num_days_from_ce() - 719_163
+}
+
+pub(crate) struct SessionInner {
+    pub(crate) spark: SparkSession,
+    pub(crate) tag: String,
+    permits: Arc<Semaphore>,
+    /// Bumped by `cancel()`; running actions watch it.
+    cancel: watch::Sender<u64>,
+}
+
+/// One Spark Connect session: its own temp views, confs and interrupt tag.
+///
+/// Cheap to clone (clones share the session). Every call runs the blocking client on the
+/// blocking pool under the session's action deadline; when the deadline passes or
+/// [`Session::cancel`] is called, the session's work is interrupted on the server.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<SessionInner>,
+    action_timeout: Duration,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.inner.spark.session_id())
+            .field("tag", &self.inner.tag)
+            .field("action_timeout", &self.action_timeout)
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(
+        spark: SparkSession,
+        tag: String,
+        permits: Arc<Semaphore>,
+        action_timeout: Duration,
+    ) -> Self {
+        let (cancel, _) = watch::channel(0);
+        Self {
+            inner: Arc::new(SessionInner {
+                spark,
+                tag,
+                permits,
+                cancel,
+            }),
+            action_timeout,
+        }
+    }
+
+    /// The same session with another deadline for each action (e.g. a node's `timeout`).
+    pub fn with_action_timeout(&self, action_timeout: Duration) -> Session {
+        Self {
+            inner: Arc::clone(&self.inner),
+            action_timeout,
+        }
+    }
+
+    /// The deadline of each action.
+    pub fn action_timeout(&self) -> Duration {
+        self.action_timeout
+    }
+
+    /// The interrupt tag attached to all of this session's operations.
+    pub fn tag(&self) -> &str {
+        &self.inner.tag
+    }
+
+    /// A lazy relation for a SQL query; nothing runs until an action.
+    pub async fn sql(&self, query: &str) -> Result<Frame> {
+        let df = self
+            .inner
+            .spark
+            .sql(query)
+            .map_err(|e| Error::spark("build SQL query", &e, None))?;
+        Ok(Frame::new(self.clone(), df))
+    }
+
+    /// A lazy relation for a SQL query with named parameters (`:name` in the text).
+    pub async fn sql_with_params(
+        &self,
+        query: &str,
+        params: Vec<(String, SqlValue)>,
+    ) -> Result<Frame> {
+        let named: HashMap<String, Expression> = params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_expression()))
+            .collect();
+        let df = self
+            .inner
+            .spark
+            .sql_with_args(query, Vec::new(), named)
+            .map_err(|e| Error::spark("build SQL query", &e, None))?;
+        Ok(Frame::new(self.clone(), df))
+    }
+
+    /// Runs a statement (DDL/DML) to completion. `sql()` alone is lazy; this is an action.
+    pub async fn execute(&self, statement: &str) -> Result<()> {
+        let df = self
+            .inner
+            .spark
+            .sql(statement)
+            .map_err(|e| Error::spark("build SQL statement", &e, None))?;
+        self.run(format!("SQL statement `{}`", short(statement)), move || {
+            df.collect().map(|_| ())
+        })
+        .await
+    }
+
+    /// A lazy relation over a table or view.
+    pub async fn table(&self, name: &str) -> Result<Frame> {
+        let df = self
+            .inner
+            .spark
+            .table(name)
+            .map_err(|e| Error::spark(format!("read table `{name}`"), &e, None))?;
+        Ok(Frame::new(self.clone(), df))
+    }
+
+    /// Sets a runtime SQL conf on this session only.
+    pub async fn set_conf(&self, key: &str, value: &str) -> Result<()> {
+        let spark = self.inner.spark.clone();
+        let (k, v) = (key.to_string(), value.to_string());
+        self.run(format!("set conf `{key}`"), move || {
+            spark.conf().set(&k, &v)
+        })
+        .await
+    }
+
+    /// Reads a SQL conf of this session (`None` when unset).
+    pub async fn get_conf(&self, key: &str) -> Result<Option<String>> {
+        let spark = self.inner.spark.clone();
+        let k = key.to_string();
+        self.run(format!("get conf `{key}`"), move || spark.conf().get(&k))
+            .await
+    }
+
+    /// True when a table or view with this name exists.
+    pub async fn table_exists(&self, name: &str) -> Result<bool> {
+        let spark = self.inner.spark.clone();
+        let n = name.to_string();
+        self.run(format!("look up table `{name}`"), move || {
+            spark.catalog().table_exists(&n)
+        })
+        .await
+    }
+
+    /// Interrupts all running work of this session (its tag). Running actions return
+    /// [`Error::Cancelled`]; later actions run normally.
+    pub async fn cancel(&self) -> Result<()> {
+        self.inner.cancel.send_modify(|generation| *generation += 1);
+        self.interrupt().await
+    }
+
+    /// Sends `interrupt_tag` for this session's tag, waiting at most [`INTERRUPT_WAIT`].
+    async fn interrupt(&self) -> Result<()> {
+        let spark = self.inner.spark.clone();
+        let tag = self.inner.tag.clone();
+        let call = tokio::task::spawn_blocking(move || spark.interrupt_tag(&tag));
+        match timeout(INTERRUPT_WAIT, call).await {
+            Ok(Ok(Ok(ids))) => {
+                tracing::debug!(tag = %self.inner.tag, interrupted = ids.len(), "interrupted");
+                Ok(())
+            }
+            Ok(Ok(Err(e))) => Err(Error::spark("interrupt", &e, None)),
+            Ok(Err(join)) => Err(Error::Internal {
+                operation: "interrupt".into(),
+                source: join,
+            }),
+            Err(_) => Err(Error::Timeout {
+                operation: "interrupt".into(),
+                after: INTERRUPT_WAIT,
+            }),
+        }
+    }
+
+    /// Runs one blocking client call on the blocking pool, under the action deadline and
+    /// this session's cancellation.
+    pub(crate) async fn run<T, F>(&self, operation: impl Into<String>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> std::result::Result<T, SparkError> + Send + 'static,
+    {
+        self.run_with_format(operation, None, f).await
+    }
+
+    /// [`Session::run`], naming the data source for error mapping.
+    pub(crate) async fn run_with_format<T, F>(
+        &self,
+        operation: impl Into<String>,
+        format: Option<&str>,
+        f: F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> std::result::Result<T, SparkError> + Send + 'static,
+    {
+        let operation = operation.into();
+        let deadline = Instant::now() + self.action_timeout;
+        let mut cancelled = self.inner.cancel.subscribe();
+        let permits = Arc::clone(&self.inner.permits);
+        let work = async move {
+            // The permit travels with the blocking call and is released only when the call
+            // really returns, so the bound counts busy threads, not waiting futures.
+            let permit = permits.acquire_owned().await.ok();
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                f()
+            })
+            .await
+        };
+        tokio::select! {
+            Ok(()) = cancelled.changed() => Err(Error::Cancelled { operation }),
+            () = tokio::time::sleep_until(deadline) => {
+                tracing::warn!(%operation, after = ?self.action_timeout, "deadline passed, interrupting");
+                if let Err(e) = self.interrupt().await {
+                    tracing::warn!(error = %e, "interrupt after deadline failed");
+                }
+                Err(Error::Timeout { operation, after: self.action_timeout })
+            }
+            joined = work => match joined {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(e)) => Err(Error::spark(operation, &e, format)),
+                Err(join) => Err(Error::Internal { operation, source: join }),
+            },
+        }
+    }
+}
+
+/// The first line of a statement, shortened for messages.
+pub(crate) fn short(text: &str) -> String {
+    let line = text.trim().lines().next().unwrap_or_default();
+    if line.chars().count() > 60 {
+        format!("{}...", line.chars().take(57).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_count_days_from_the_epoch() {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1);
+        assert_eq!(epoch.map(days_since_epoch), Some(0));
+        let d = NaiveDate::from_ymd_opt(2025, 1, 1);
+        assert_eq!(d.map(days_since_epoch), Some(20089));
+    }
+
+    #[test]
+    fn statements_are_shortened() {
+        assert_eq!(short("  SELECT 1\nFROM x"), "SELECT 1");
+        assert_eq!(short(&"a".repeat(100)).len(), 60);
+    }
+}
