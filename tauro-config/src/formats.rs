@@ -1,0 +1,92 @@
+//! Names of data formats and write modes as written in configuration files.
+
+use crate::model::{DataFormat, WriteMode};
+
+/// Every format name, in documentation order.
+pub(crate) const FORMAT_NAMES: [&str; 9] = [
+    "csv", "json", "parquet", "orc", "avro", "text", "delta", "table", "query",
+];
+
+/// Every write mode name.
+pub(crate) const WRITE_MODE_NAMES: [&str; 4] = ["overwrite", "append", "ignore", "error"];
+
+impl DataFormat {
+    /// Parses a format name (any case).
+    pub fn parse(s: &str) -> Option<DataFormat> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "csv" => DataFormat::Csv,
+            "json" => DataFormat::Json,
+            "parquet" => DataFormat::Parquet,
+            "orc" => DataFormat::Orc,
+            "avro" => DataFormat::Avro,
+            "text" => DataFormat::Text,
+            "delta" => DataFormat::Delta,
+            "table" => DataFormat::Table,
+            "query" => DataFormat::Query,
+            _ => return None,
+        })
+    }
+
+    /// The name used in configuration files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataFormat::Csv => "csv",
+            DataFormat::Json => "json",
+            DataFormat::Parquet => "parquet",
+            DataFormat::Orc => "orc",
+            DataFormat::Avro => "avro",
+            DataFormat::Text => "text",
+            DataFormat::Delta => "delta",
+            DataFormat::Table => "table",
+            DataFormat::Query => "query",
+        }
+    }
+
+    /// Whether the data lives in files at a path (everything but `table` and `query`).
+    pub fn is_file_based(self) -> bool {
+        self.spark_source().is_some()
+    }
+}
+
+impl std::fmt::Display for DataFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl WriteMode {
+    /// Parses a write mode (any case; Spark's `errorifexists` is `error`).
+    pub fn parse(s: &str) -> Option<WriteMode> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "overwrite" => WriteMode::Overwrite,
+            "append" => WriteMode::Append,
+            "ignore" => WriteMode::Ignore,
+            "error" | "errorifexists" => WriteMode::Error,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for WriteMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_spark())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for name in FORMAT_NAMES {
+            assert_eq!(DataFormat::parse(name).map(DataFormat::as_str), Some(name));
+        }
+        for name in WRITE_MODE_NAMES {
+            assert_eq!(WriteMode::parse(name).map(WriteMode::as_spark), Some(name));
+        }
+        assert_eq!(DataFormat::parse("Parquet"), Some(DataFormat::Parquet));
+        assert_eq!(WriteMode::parse("ErrorIfExists"), Some(WriteMode::Error));
+        assert_eq!(DataFormat::parse("pickle"), None);
+    }
+}
