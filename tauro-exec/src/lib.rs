@@ -1,2 +1,60 @@
-//! Tauro exec layer.
+//! Tauro execution (layer 3 of 6: `config ← io ← exec ← streaming ← orchest ← cli`).
+//!
+//! Resolve → validate → run:
+//! - [`DependencyResolver`] turns a pipeline into a petgraph DAG ([`DependencyGraph`]) with a
+//!   deterministic topological order; cycles are reported with their path.
+//! - [`PipelineValidator`] checks a run before any Spark work (graph, registered functions,
+//!   datasets, node selection, dates).
+//! - [`Executor`] runs the selected nodes concurrently on a [`NodeRunner`] (retries with
+//!   backoff, timeouts, circuit breaker, `continue_on_error`, cancellation) and returns a
+//!   [`RunReport`]; [`ProgressEvent`]s report progress on the way.
+//! - [`SparkNodeRunner`] is the runner for Spark Connect: each attempt gets its own session,
+//!   loads inputs as temp views, runs SQL (`:start_date`/`:end_date` bound as parameters) or
+//!   a [`NodeFunction`] from a [`NodeRegistry`], and writes every output.
+//!
+//! ```ignore
+//! use std::sync::Arc;
+//! use tauro_exec::{Executor, NodeRegistry, NodeSelection, SparkNodeRunner};
+//!
+//! let engine = tauro_io::SparkEngine::connect("sc://127.0.0.1:15002", Default::default()).await?;
+//! let runner = SparkNodeRunner::new(engine, NodeRegistry::with_builtins());
+//! let report = Executor::new(runner)
+//!     .with_max_workers(4)
+//!     .run(Arc::new(ctx), "daily_etl", None, &NodeSelection::All)
+//!     .await?;
+//! println!("{}", serde_json::to_string_pretty(&report)?);
+//! ```
 #![warn(missing_docs)]
+
+pub mod builtins;
+mod command;
+mod error;
+mod events;
+mod executor;
+mod names;
+mod registry;
+mod report;
+mod resolver;
+mod retry;
+mod runner;
+mod selection;
+mod spark_runner;
+mod state;
+#[cfg(test)]
+mod testutil;
+mod validator;
+
+pub use command::NodeCommand;
+pub use error::{BoxError, Error, Result};
+pub use events::{CallbackSink, ProgressEvent, ProgressSink};
+pub use executor::Executor;
+pub use names::view_name;
+pub use registry::{BoxFuture, NodeContext, NodeFunction, NodeOutput, NodeRegistry};
+pub use report::{NodeError, NodeResult, RunReport, RunStatus, StopReason};
+pub use resolver::{DependencyGraph, DependencyResolver, EdgeKind};
+pub use retry::RetryPolicy;
+pub use runner::{NodeJob, NodeOutcome, NodeRunner, WrittenOutput};
+pub use selection::NodeSelection;
+pub use spark_runner::SparkNodeRunner;
+pub use state::{NodeStatus, PipelineStatus, StateSummary, UnifiedPipelineState};
+pub use validator::{PipelineValidator, ValidatedPipeline};

@@ -1,0 +1,169 @@
+//! Command-line definition (clap). Every setting follows flag > environment variable > file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run data pipelines described in YAML on Apache Spark through Spark Connect.
+#[derive(Debug, Parser)]
+#[command(name = "tauro-cli", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
+    pub output: OutputFormat,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Human text or machine-readable JSON on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Text for people.
+    Human,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// Where the project is and which environment to load.
+#[derive(Debug, Clone, Args)]
+pub struct ProjectArgs {
+    /// Project directory or settings file. Default: found by walking up from the current directory.
+    #[arg(long, env = "TAURO_PROJECT")]
+    pub project: Option<PathBuf>,
+
+    /// Environment (base, dev, prod, ...).
+    #[arg(long, env = "TAURO_ENV")]
+    pub env: Option<String>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a pipeline.
+    Exec(ExecArgs),
+    /// Load and validate the project (no Spark needed).
+    Validate(ValidateArgs),
+    /// List pipelines (or the nodes of one pipeline).
+    List(ListArgs),
+    /// Print a pipeline's dependency graph as Mermaid or DOT.
+    Graph(GraphArgs),
+    /// Manage a warm local Spark Connect server kept between runs.
+    Spark(SparkArgs),
+}
+
+/// `exec` arguments.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    /// The pipeline to run.
+    #[arg(long, short = 'p')]
+    pub pipeline: String,
+
+    /// First day of the run window (YYYY-MM-DD). Default: the project's start_date.
+    #[arg(long)]
+    pub start: Option<String>,
+
+    /// Last day of the run window (YYYY-MM-DD, inclusive). Default: the start date.
+    #[arg(long)]
+    pub end: Option<String>,
+
+    /// Spark Connect endpoint: `local` or `sc://host:port[/;token=...]`.
+    #[arg(long, env = "TAURO_SPARK_REMOTE")]
+    pub remote: Option<String>,
+
+    /// Nodes running at the same time.
+    #[arg(long)]
+    pub max_workers: Option<usize>,
+
+    /// Keep running independent branches after a node fails; its dependents are skipped.
+    #[arg(long)]
+    pub continue_on_error: bool,
+
+    /// Retries per failed node (exponential backoff with jitter).
+    #[arg(long)]
+    pub retry: Option<u32>,
+
+    /// Run only these nodes (repeatable). Their upstream outputs must already exist.
+    #[arg(long = "node")]
+    pub nodes: Vec<String>,
+}
+
+/// `validate` arguments.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    /// Validate only this pipeline (default: all).
+    #[arg(long, short = 'p')]
+    pub pipeline: Option<String>,
+}
+
+/// `list` arguments.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    /// List the nodes of this pipeline in execution order.
+    #[arg(long, short = 'p')]
+    pub pipeline: Option<String>,
+}
+
+/// Graph notations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Mermaid flowchart.
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
+}
+
+/// `graph` arguments.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    /// The pipeline to draw.
+    #[arg(long, short = 'p')]
+    pub pipeline: String,
+
+    /// Notation.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+}
+
+/// `spark` arguments.
+#[derive(Debug, Args)]
+pub struct SparkArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: SparkAction,
+}
+
+/// `spark` actions.
+#[derive(Debug, Subcommand)]
+pub enum SparkAction {
+    /// Start a warm local Spark Connect server (used by runs with `spark.remote: local`).
+    Start {
+        /// Port (default: a free one).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Spark master for the server.
+        #[arg(long, default_value = "local[2]")]
+        master: String,
+    },
+    /// Stop the warm server.
+    Stop,
+    /// Is a warm server running?
+    Status,
+}

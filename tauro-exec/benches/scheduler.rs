@@ -1,0 +1,152 @@
+//! Scheduler overhead: a 10,000-node synthetic DAG of no-op nodes through the real
+//! executor (validation + resolution + scheduling), and the resolver alone.
+//!
+//! `cargo bench -p tauro-exec --bench scheduler` (add `-- --quick` for a short run).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use indexmap::IndexMap;
+use tauro_config::{
+    Context, GlobalSettings, Location, NodeCompute, NodeConfig, PipelineConfig, PipelineType,
+    SparkSettings,
+};
+use tauro_exec::{
+    BoxFuture, DependencyResolver, Executor, NodeJob, NodeOutcome, NodeRunner, NodeSelection,
+};
+
+const NODES: usize = 10_000;
+
+/// Succeeds at once.
+struct NoopRunner;
+
+impl NodeRunner for NoopRunner {
+    fn run(&self, _job: NodeJob) -> BoxFuture<'_, tauro_exec::Result<NodeOutcome>> {
+        Box::pin(std::future::ready(Ok(NodeOutcome::default())))
+    }
+}
+
+fn node(i: usize) -> NodeConfig {
+    // A layered DAG: node i depends on i-1 (a long chain through every 10th node) and on
+    // i/2 (wide fan-out), so there is plenty of parallelism and plenty of edges.
+    let mut dependencies = Vec::new();
+    if i % 10 != 0 && i > 0 {
+        dependencies.push(format!("n{}", i - 1));
+    }
+    if i > 1 && i / 2 != i - 1 {
+        dependencies.push(format!("n{}", i / 2));
+    }
+    NodeConfig {
+        name: format!("n{i}"),
+        input: Vec::new(),
+        output: Vec::new(),
+        dependencies,
+        compute: NodeCompute::Sql {
+            text: "SELECT 1".into(),
+            file: None,
+        },
+        params: IndexMap::new(),
+        hyperparams: IndexMap::new(),
+        metrics: Vec::new(),
+        model_version: None,
+        description: None,
+        tags: Vec::new(),
+        node_type: None,
+        timeout: None,
+        retries: None,
+        location: Location {
+            file: PathBuf::from("nodes.yml"),
+            line: i + 1,
+        },
+    }
+}
+
+fn context() -> Context {
+    let nodes: IndexMap<String, NodeConfig> = (0..NODES)
+        .map(|i| {
+            let n = node(i);
+            (n.name.clone(), n)
+        })
+        .collect();
+    let pipeline = PipelineConfig {
+        name: "big".into(),
+        nodes: nodes.keys().cloned().collect(),
+        pipeline_type: PipelineType::Batch,
+        description: None,
+        requires_dates: false,
+        max_workers: None,
+        location: Location {
+            file: PathBuf::from("pipelines.yml"),
+            line: 1,
+        },
+    };
+    Context {
+        env: "base".into(),
+        project_dir: PathBuf::from("/tmp"),
+        global: GlobalSettings {
+            project_name: "bench".into(),
+            input_path: "/tmp".into(),
+            output_path: "/tmp".into(),
+            mode: "local".into(),
+            spark: SparkSettings {
+                remote: "local".into(),
+                config: BTreeMap::new(),
+                connect_timeout: Duration::from_secs(15),
+                action_timeout: Duration::from_secs(3600),
+                local_master: "local[2]".into(),
+            },
+            start_date: None,
+            end_date: None,
+            max_workers: 8,
+            max_retries: 0,
+            retry_delay: Duration::from_secs(1),
+            node_timeout: None,
+            circuit_breaker_threshold: 5,
+            continue_on_error: false,
+            extra: IndexMap::new(),
+        },
+        pipelines: IndexMap::from([("big".to_string(), pipeline)]),
+        nodes,
+        inputs: IndexMap::new(),
+        outputs: IndexMap::new(),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let ctx = Arc::new(context());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut group = c.benchmark_group("scheduler");
+    group.sample_size(20);
+    group.bench_function("resolve_10k_nodes", |b| {
+        b.iter(|| {
+            let graph = DependencyResolver::new(&ctx).resolve("big").unwrap();
+            black_box(graph.len())
+        });
+    });
+    for workers in [8, 64] {
+        let executor = Executor::new(NoopRunner).with_max_workers(workers);
+        group.bench_function(format!("run_10k_noop_nodes_{workers}_workers"), |b| {
+            b.iter(|| {
+                let report = runtime
+                    .block_on(executor.run(Arc::clone(&ctx), "big", None, &NodeSelection::All))
+                    .unwrap();
+                assert!(report.succeeded());
+                black_box(report.nodes.len())
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,127 @@
+//! Progress events for the CLI (or any embedder) while a run goes on.
+//!
+//! A sink that fails (returns an error, a closed channel, even a panic) is logged and
+//! ignored: progress reporting never fails a run.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::error::BoxError;
+use crate::report::{NodeResult, RunStatus};
+
+/// Something that happened during a run.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ProgressEvent {
+    /// The run starts (after validation).
+    RunStarted {
+        /// The pipeline.
+        pipeline: String,
+        /// Selected nodes.
+        nodes: usize,
+    },
+    /// A node's first attempt starts.
+    NodeStarted {
+        /// The node.
+        node: String,
+    },
+    /// A node attempt failed and another will start after `delay`.
+    NodeRetrying {
+        /// The node.
+        node: String,
+        /// The attempt about to start (2 for the first retry).
+        attempt: u32,
+        /// Attempts allowed in total.
+        max_attempts: u32,
+        /// Wait before it.
+        delay: Duration,
+        /// Why the previous attempt failed.
+        error: String,
+    },
+    /// A node reached its final status (completed, failed, skipped or cancelled).
+    NodeFinished(NodeResult),
+    /// The run ended.
+    RunFinished {
+        /// The pipeline.
+        pipeline: String,
+        /// How it ended.
+        status: RunStatus,
+        /// How long it took.
+        duration: Duration,
+    },
+}
+
+/// Receives progress events. Called from the executor's task: keep it quick.
+pub trait ProgressSink: Send + Sync {
+    /// Handles one event; an error is logged and otherwise ignored.
+    fn on_event(&self, event: &ProgressEvent) -> Result<(), BoxError>;
+}
+
+impl ProgressSink for mpsc::UnboundedSender<ProgressEvent> {
+    fn on_event(&self, event: &ProgressEvent) -> Result<(), BoxError> {
+        self.send(event.clone())
+            .map_err(|_| "the progress receiver was dropped".into())
+    }
+}
+
+impl ProgressSink for mpsc::Sender<ProgressEvent> {
+    /// Never waits: when the channel is full the event is dropped (and logged).
+    fn on_event(&self, event: &ProgressEvent) -> Result<(), BoxError> {
+        self.try_send(event.clone()).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => "the progress channel is full".into(),
+            mpsc::error::TrySendError::Closed(_) => "the progress receiver was dropped".into(),
+        })
+    }
+}
+
+/// A sink calling a closure: `CallbackSink(|e: &ProgressEvent| println!("{e:?}"))`.
+#[derive(Debug, Clone)]
+pub struct CallbackSink<F>(pub F);
+
+impl<F> ProgressSink for CallbackSink<F>
+where
+    F: Fn(&ProgressEvent) + Send + Sync,
+{
+    fn on_event(&self, event: &ProgressEvent) -> Result<(), BoxError> {
+        (self.0)(event);
+        Ok(())
+    }
+}
+
+/// Delivers events to an optional sink, logging its first failure only.
+pub(crate) struct Emitter<'a> {
+    sink: Option<&'a dyn ProgressSink>,
+    warned: AtomicBool,
+}
+
+impl<'a> Emitter<'a> {
+    pub(crate) fn new(sink: Option<&'a dyn ProgressSink>) -> Self {
+        Self {
+            sink,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    pub(crate) fn emit(&self, event: impl FnOnce() -> ProgressEvent) {
+        let Some(sink) = self.sink else {
+            return;
+        };
+        let event = event();
+        let outcome = catch_unwind(AssertUnwindSafe(|| sink.on_event(&event)));
+        let problem = match outcome {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the progress sink panicked".to_string(),
+        };
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = %problem, "progress event not delivered (further failures not logged)");
+        }
+    }
+}

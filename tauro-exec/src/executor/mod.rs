@@ -1,0 +1,205 @@
+//! The parallel executor: validates a run, then schedules node attempts on a
+//! [`NodeRunner`].
+//!
+//! Scheduling rules:
+//! - A node starts as soon as its own dependencies completed (no level-by-level waves), at
+//!   most `max_workers` attempts at a time; among ready nodes, the first in topological
+//!   (then pipeline) order goes first.
+//! - A failed attempt is retried after an exponential backoff with full jitter
+//!   ([`RetryPolicy`]); a node's `retries` overrides the policy's `max_retries`. A node
+//!   waiting for its retry does not hold a worker slot.
+//! - Each attempt has a timeout (the node's `timeout`, else the executor's / global
+//!   `node_timeout`); on expiry its cancel token is cancelled (the Spark runner then
+//!   interrupts its Spark work) and the attempt fails with [`Error::Timeout`].
+//! - Circuit breaker: after `circuit_breaker_threshold` consecutive failed attempts (any
+//!   nodes; a success resets the count; 0 disables it) the run stops: running attempts are
+//!   cancelled, pending nodes and pending retries become `cancelled`.
+//! - `continue_on_error`: nodes that do not depend on a failed node go on; its downstream
+//!   nodes are `skipped`; the run fails.
+//! - Without `continue_on_error`, the first failed node stops the run: no new node or retry
+//!   starts, **attempts already running finish** (their writes are not cut in half), the
+//!   failed node's downstream is `skipped`, every other node that did not run is
+//!   `cancelled`.
+//! - External cancellation ([`Executor::with_cancel`], e.g. Ctrl-C): nothing new starts,
+//!   running attempts are cancelled (their Spark work interrupted), the report says what
+//!   completed. Attempts that do not stop within the grace period are aborted.
+//!
+//! Spawned attempts live in a `JoinSet` owned by the run: nothing outlives it.
+
+mod scheduler;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tauro_config::{Context, DateWindow};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Result;
+use crate::events::ProgressSink;
+use crate::report::RunReport;
+use crate::retry::RetryPolicy;
+use crate::runner::NodeRunner;
+use crate::selection::NodeSelection;
+use crate::validator::PipelineValidator;
+
+/// Runs pipelines on a [`NodeRunner`]. Settings not given here come from the project
+/// (`max_workers`, `max_retries`, `retry_delay`, `node_timeout_seconds`,
+/// `circuit_breaker_threshold`, `continue_on_error`).
+///
+/// ```ignore
+/// let report = Executor::new(SparkNodeRunner::new(engine, NodeRegistry::with_builtins()))
+///     .with_max_workers(4)
+///     .with_cancel(ctrl_c_token)
+///     .with_events(progress_tx)
+///     .run(Arc::new(ctx), "daily_etl", window, &NodeSelection::All)
+///     .await?;
+/// ```
+#[derive(Clone)]
+pub struct Executor {
+    runner: Arc<dyn NodeRunner>,
+    max_workers: Option<usize>,
+    retry: Option<RetryPolicy>,
+    continue_on_error: Option<bool>,
+    node_timeout: Option<Duration>,
+    breaker_threshold: Option<u32>,
+    cancel: CancellationToken,
+    sink: Option<Arc<dyn ProgressSink>>,
+    cancel_grace: Duration,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("max_workers", &self.max_workers)
+            .field("retry", &self.retry)
+            .field("continue_on_error", &self.continue_on_error)
+            .field("node_timeout", &self.node_timeout)
+            .field("breaker_threshold", &self.breaker_threshold)
+            .field("cancel_grace", &self.cancel_grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Executor {
+    /// An executor running nodes on `runner`.
+    pub fn new(runner: impl NodeRunner + 'static) -> Self {
+        Self::from_arc(Arc::new(runner))
+    }
+
+    /// An executor running nodes on a shared runner.
+    pub fn from_arc(runner: Arc<dyn NodeRunner>) -> Self {
+        Self {
+            runner,
+            max_workers: None,
+            retry: None,
+            continue_on_error: None,
+            node_timeout: None,
+            breaker_threshold: None,
+            cancel: CancellationToken::new(),
+            sink: None,
+            cancel_grace: Duration::from_secs(30),
+        }
+    }
+
+    /// At most `n` node attempts at a time (at least 1).
+    pub fn with_max_workers(mut self, n: usize) -> Self {
+        self.max_workers = Some(n.max(1));
+        self
+    }
+
+    /// How failed attempts are retried.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Keep running independent nodes after a failure.
+    pub fn with_continue_on_error(mut self, yes: bool) -> Self {
+        self.continue_on_error = Some(yes);
+        self
+    }
+
+    /// Timeout of one attempt for nodes without their own `timeout`.
+    pub fn with_node_timeout(mut self, timeout: Duration) -> Self {
+        self.node_timeout = Some(timeout);
+        self
+    }
+
+    /// Stop the run after `threshold` consecutive failed attempts (0 disables the breaker).
+    pub fn with_circuit_breaker(mut self, threshold: u32) -> Self {
+        self.breaker_threshold = Some(threshold);
+        self
+    }
+
+    /// Cancelling `token` stops the run and interrupts running Spark work.
+    pub fn with_cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// Sends progress events to `sink` (an mpsc sender, a [`crate::CallbackSink`], ...).
+    pub fn with_events(mut self, sink: impl ProgressSink + 'static) -> Self {
+        self.sink = Some(Arc::new(sink));
+        self
+    }
+
+    /// How long cancelled attempts get to wind down before they are aborted (default 30 s).
+    pub fn with_cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = grace;
+        self
+    }
+
+    /// Validates, then runs the `selection` of `pipeline` for `window` (default: the global
+    /// `start_date`/`end_date`).
+    ///
+    /// Validation problems are errors. Node failures, an open circuit breaker and
+    /// cancellation are not: they are in the report (`status`, `stop_reason`, per-node
+    /// errors); [`RunReport::into_result`] turns an unsuccessful report into an error.
+    pub async fn run(
+        &self,
+        ctx: Arc<Context>,
+        pipeline: &str,
+        window: Option<DateWindow>,
+        selection: &NodeSelection,
+    ) -> Result<RunReport> {
+        let mut validator = PipelineValidator::new(&ctx);
+        if let Some(registry) = self.runner.registry() {
+            validator = validator.with_registry(registry);
+        }
+        let validated = validator.validate(pipeline, selection, window)?;
+        let settings = self.settings(&ctx, pipeline);
+        let run = scheduler::Run {
+            runner: Arc::clone(&self.runner),
+            ctx: Arc::clone(&ctx),
+            settings,
+            cancel: self.cancel.clone(),
+            sink: self.sink.as_deref(),
+        };
+        run.execute(validated).await
+    }
+
+    fn settings(&self, ctx: &Context, pipeline: &str) -> scheduler::Settings {
+        let pipeline_workers = ctx.pipelines.get(pipeline).and_then(|p| p.max_workers);
+        scheduler::Settings {
+            max_workers: self
+                .max_workers
+                .or(pipeline_workers)
+                .unwrap_or(ctx.global.max_workers)
+                .max(1),
+            retry: self
+                .retry
+                .unwrap_or_else(|| RetryPolicy::from_settings(&ctx.global)),
+            continue_on_error: self
+                .continue_on_error
+                .unwrap_or(ctx.global.continue_on_error),
+            node_timeout: self.node_timeout.or(ctx.global.node_timeout),
+            breaker_threshold: self
+                .breaker_threshold
+                .unwrap_or(ctx.global.circuit_breaker_threshold),
+            cancel_grace: self.cancel_grace,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,440 @@
+//! The scheduling loop of one run (rules in the module docs of `executor`).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tauro_config::{Context, NodeConfig};
+use tokio::task::{Id, JoinError, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::events::{Emitter, ProgressEvent, ProgressSink};
+use crate::report::{NodeError, NodeResult, RunReport, RunStatus, StopReason};
+use crate::retry::RetryPolicy;
+use crate::runner::{NodeJob, NodeOutcome, NodeRunner, WrittenOutput, total_rows};
+use crate::state::{NodeStatus, UnifiedPipelineState};
+use crate::validator::ValidatedPipeline;
+
+/// Effective settings of one run.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) max_workers: usize,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) continue_on_error: bool,
+    pub(crate) node_timeout: Option<Duration>,
+    pub(crate) breaker_threshold: u32,
+    pub(crate) cancel_grace: Duration,
+}
+
+pub(crate) struct Run<'a> {
+    pub(crate) runner: Arc<dyn NodeRunner>,
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) settings: Settings,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) sink: Option<&'a dyn ProgressSink>,
+}
+
+/// Per-node bookkeeping besides the state machine.
+struct Track {
+    config: Arc<NodeConfig>,
+    max_attempts: u32,
+    timeout: Option<Duration>,
+    started_at: Option<DateTime<Utc>>,
+    started: Option<Instant>,
+    outputs: Vec<WrittenOutput>,
+    error: Option<NodeError>,
+}
+
+/// The mutable part of a run.
+struct Loop<'a> {
+    run: &'a Run<'a>,
+    emitter: Emitter<'a>,
+    pipeline: Arc<str>,
+    window: Option<tauro_config::DateWindow>,
+    state: UnifiedPipelineState,
+    tracks: Vec<Track>,
+    results: Vec<Option<NodeResult>>,
+    remaining: Vec<usize>,
+    ready: BinaryHeap<Reverse<usize>>,
+    retries: BinaryHeap<Reverse<(Instant, usize)>>,
+    tasks: JoinSet<Result<NodeOutcome>>,
+    task_node: HashMap<Id, usize>,
+    /// Parent of every attempt's token: cancelled on Ctrl-C or when the breaker opens.
+    abort: CancellationToken,
+    abort_deadline: Option<Instant>,
+    stop: Option<StopReason>,
+    user_cancelled: bool,
+    consecutive_failures: u32,
+}
+
+impl Run<'_> {
+    pub(crate) async fn execute(&self, validated: ValidatedPipeline) -> Result<RunReport> {
+        let started_at = Utc::now();
+        let started = Instant::now();
+        let graph = &validated.graph;
+        let mut keep = vec![false; graph.len()];
+        for name in &validated.selected {
+            if let Some(i) = graph.index_of(name) {
+                keep[i] = true;
+            }
+        }
+        let state = UnifiedPipelineState::from_graph_subset(graph, &keep);
+        let mut tracks = Vec::with_capacity(state.len());
+        for i in 0..state.len() {
+            let name = state.name_at(i);
+            let config = self
+                .ctx
+                .nodes
+                .get(name)
+                .ok_or_else(|| Error::NodeNotDefined {
+                    pipeline: graph.pipeline().to_string(),
+                    node: name.to_string(),
+                    suggestion: None,
+                    location: Box::new(tauro_config::Location {
+                        file: self.ctx.project_dir.clone(),
+                        line: 0,
+                    }),
+                })?;
+            tracks.push(Track {
+                max_attempts: config.retries.unwrap_or(self.settings.retry.max_retries) + 1,
+                timeout: config.timeout.or(self.settings.node_timeout),
+                config: Arc::new(config.clone()),
+                started_at: None,
+                started: None,
+                outputs: Vec::new(),
+                error: None,
+            });
+        }
+        let n = state.len();
+        let mut lp = Loop {
+            run: self,
+            emitter: Emitter::new(self.sink),
+            pipeline: graph.pipeline().into(),
+            window: validated.window,
+            remaining: (0..n).map(|i| state.dependency_count_at(i)).collect(),
+            ready: (0..n)
+                .filter(|&i| state.dependency_count_at(i) == 0)
+                .map(Reverse)
+                .collect(),
+            state,
+            tracks,
+            results: (0..n).map(|_| None).collect(),
+            retries: BinaryHeap::new(),
+            tasks: JoinSet::new(),
+            task_node: HashMap::new(),
+            abort: CancellationToken::new(),
+            abort_deadline: None,
+            stop: None,
+            user_cancelled: false,
+            consecutive_failures: 0,
+        };
+        lp.emitter.emit(|| ProgressEvent::RunStarted {
+            pipeline: graph.pipeline().to_string(),
+            nodes: n,
+        });
+        lp.drive().await;
+        let status = if lp.user_cancelled {
+            RunStatus::Cancelled
+        } else if lp.stop.is_some() || lp.state.summary().failed > 0 {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        let duration = started.elapsed();
+        lp.emitter.emit(|| ProgressEvent::RunFinished {
+            pipeline: graph.pipeline().to_string(),
+            status,
+            duration,
+        });
+        Ok(RunReport {
+            pipeline: graph.pipeline().to_string(),
+            status,
+            stop_reason: lp.stop,
+            started_at,
+            duration,
+            nodes: lp.results.into_iter().flatten().collect(),
+        })
+    }
+}
+
+impl Loop<'_> {
+    async fn drive(&mut self) {
+        if self.run.cancel.is_cancelled() {
+            self.cancel_run();
+        }
+        loop {
+            if self.stop.is_none() {
+                self.start_what_can_start();
+            } else {
+                self.drop_pending_retries();
+            }
+            if self.tasks.is_empty() && self.retries.is_empty() {
+                break;
+            }
+            let next_retry = self
+                .retries
+                .peek()
+                .map(|Reverse((at, _))| *at)
+                .filter(|_| self.tasks.len() < self.run.settings.max_workers);
+            let abort_deadline = self.abort_deadline;
+            tokio::select! {
+                biased;
+                () = self.run.cancel.cancelled(), if !self.user_cancelled => self.cancel_run(),
+                Some(joined) = self.tasks.join_next_with_id() => self.on_joined(joined),
+                () = sleep_until(next_retry), if next_retry.is_some() => {}
+                () = sleep_until(abort_deadline), if abort_deadline.is_some() => {
+                    tracing::warn!("node attempts did not stop within the cancel grace period; aborting them");
+                    self.tasks.abort_all();
+                    self.abort_deadline = None;
+                }
+                else => break,
+            }
+        }
+        // Whatever never started: skipped ones are already final; the rest was cut off.
+        for i in 0..self.state.len() {
+            if self.state.status_at(i) == NodeStatus::Pending {
+                self.set(i, NodeStatus::Cancelled);
+                self.finish(i);
+            }
+        }
+    }
+
+    /// Due retries first, then ready nodes, while worker slots are free.
+    fn start_what_can_start(&mut self) {
+        let now = Instant::now();
+        while self.tasks.len() < self.run.settings.max_workers {
+            let i = match self.retries.peek() {
+                Some(Reverse((at, i))) if *at <= now => {
+                    let i = *i;
+                    self.retries.pop();
+                    i
+                }
+                _ => match self.ready.pop() {
+                    Some(Reverse(i)) => i,
+                    None => break,
+                },
+            };
+            self.spawn_attempt(i);
+        }
+    }
+
+    fn spawn_attempt(&mut self, i: usize) {
+        if let Err(e) = self.state.start_at(i) {
+            tracing::error!(error = %e, "scheduler state out of sync");
+            return;
+        }
+        let attempt = self.state.attempts_at(i);
+        let track = &mut self.tracks[i];
+        if track.started.is_none() {
+            track.started = Some(Instant::now());
+            track.started_at = Some(Utc::now());
+            let name = &track.config.name;
+            self.emitter
+                .emit(|| ProgressEvent::NodeStarted { node: name.clone() });
+        }
+        let job = NodeJob {
+            ctx: Arc::clone(&self.run.ctx),
+            node: Arc::clone(&track.config),
+            pipeline: Arc::clone(&self.pipeline),
+            window: self.window,
+            attempt,
+            cancel: self.abort.child_token(),
+        };
+        let work = attempt_with_timeout(
+            Arc::clone(&self.run.runner),
+            job,
+            track.timeout,
+            self.run.settings.cancel_grace,
+        );
+        let handle = self.tasks.spawn(work);
+        self.task_node.insert(handle.id(), i);
+    }
+
+    fn on_joined(&mut self, joined: std::result::Result<(Id, Result<NodeOutcome>), JoinError>) {
+        let (id, outcome) = match joined {
+            Ok((id, outcome)) => (id, outcome),
+            Err(e) => (e.id(), Err(self.join_error(e))),
+        };
+        let Some(i) = self.task_node.remove(&id) else {
+            return;
+        };
+        match outcome {
+            Ok(outcome) => self.on_success(i, outcome),
+            Err(error) => self.on_failure(i, error),
+        }
+    }
+
+    fn join_error(&self, e: JoinError) -> Error {
+        let node = self
+            .task_node
+            .get(&e.id())
+            .map(|&i| self.state.name_at(i).to_string())
+            .unwrap_or_default();
+        match e.try_into_panic() {
+            Ok(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".to_string());
+                Error::Panicked { node, message }
+            }
+            Err(_) => Error::Cancelled { node },
+        }
+    }
+
+    fn on_success(&mut self, i: usize, outcome: NodeOutcome) {
+        self.consecutive_failures = 0;
+        self.tracks[i].outputs = outcome.outputs;
+        self.tracks[i].error = None;
+        self.set(i, NodeStatus::Completed);
+        self.finish(i);
+        for k in 0..self.state.dependents_at(i).len() {
+            let d = self.state.dependents_at(i)[k];
+            self.remaining[d] -= 1;
+            if self.remaining[d] == 0 && self.state.status_at(d) == NodeStatus::Pending {
+                self.ready.push(Reverse(d));
+            }
+        }
+    }
+
+    fn on_failure(&mut self, i: usize, error: Error) {
+        if self.abort.is_cancelled() {
+            // The run was stopping; whatever the attempt says, it was cut off.
+            self.tracks[i].error = Some(error.into());
+            self.set(i, NodeStatus::Cancelled);
+            self.finish(i);
+            return;
+        }
+        self.consecutive_failures += 1;
+        let threshold = self.run.settings.breaker_threshold;
+        let breaker_opens = threshold > 0 && self.consecutive_failures >= threshold;
+        let attempt = self.state.attempts_at(i);
+        let max_attempts = self.tracks[i].max_attempts;
+        let will_retry = !breaker_opens && self.stop.is_none() && attempt < max_attempts;
+        let error = NodeError::from(error);
+        let message = error.message.clone();
+        if let Err(e) = self.state.fail_at(i, &message, will_retry) {
+            tracing::error!(error = %e, "scheduler state out of sync");
+        }
+        self.tracks[i].error = Some(error);
+        if will_retry {
+            let delay = self.run.settings.retry.delay(attempt);
+            let name = &self.tracks[i].config.name;
+            tracing::warn!(node = %name, attempt, ?delay, error = %message, "node attempt failed; retrying");
+            self.emitter.emit(|| ProgressEvent::NodeRetrying {
+                node: name.clone(),
+                attempt: attempt + 1,
+                max_attempts,
+                delay,
+                error: message,
+            });
+            self.retries.push(Reverse((Instant::now() + delay, i)));
+            return;
+        }
+        self.finish(i);
+        for d in self.state.skip_downstream_at(i) {
+            self.finish(d);
+        }
+        let node = self.tracks[i].config.name.clone();
+        if breaker_opens {
+            if !self.user_cancelled {
+                self.stop = Some(StopReason::CircuitBreakerOpen { threshold, node });
+            }
+            self.abort_running();
+        } else if !self.run.settings.continue_on_error && self.stop.is_none() {
+            self.stop = Some(StopReason::NodeFailed { node });
+        }
+    }
+
+    fn cancel_run(&mut self) {
+        self.user_cancelled = true;
+        self.stop = Some(StopReason::Cancelled);
+        self.abort_running();
+    }
+
+    fn abort_running(&mut self) {
+        if !self.abort.is_cancelled() {
+            self.abort.cancel();
+            self.abort_deadline = Some(Instant::now() + self.run.settings.cancel_grace);
+        }
+    }
+
+    /// The run is stopping: nodes waiting for a retry will not get it.
+    fn drop_pending_retries(&mut self) {
+        while let Some(Reverse((_, i))) = self.retries.pop() {
+            self.set(i, NodeStatus::Cancelled);
+            self.finish(i);
+        }
+    }
+
+    fn set(&mut self, i: usize, status: NodeStatus) {
+        if let Err(e) = self.state.set(i, status) {
+            tracing::error!(error = %e, "scheduler state out of sync");
+        }
+    }
+
+    /// Records node `i`'s final result and reports it.
+    fn finish(&mut self, i: usize) {
+        let track = &mut self.tracks[i];
+        let outputs = std::mem::take(&mut track.outputs);
+        let rows_written = total_rows(&outputs);
+        let result = NodeResult {
+            name: track.config.name.clone(),
+            status: self.state.status_at(i),
+            attempts: self.state.attempts_at(i),
+            started_at: track.started_at,
+            duration: track.started.map(|s| s.elapsed()),
+            rows_written,
+            outputs,
+            error: track.error.take(),
+        };
+        if self.emitter.is_active() {
+            let event = ProgressEvent::NodeFinished(result.clone());
+            self.emitter.emit(|| event);
+        }
+        self.results[i] = Some(result);
+    }
+}
+
+/// One attempt under its timeout. On expiry the attempt's token is cancelled and the runner
+/// gets `grace` to interrupt its work before the timeout is reported.
+async fn attempt_with_timeout(
+    runner: Arc<dyn NodeRunner>,
+    job: NodeJob,
+    timeout: Option<Duration>,
+    grace: Duration,
+) -> Result<NodeOutcome> {
+    let cancel = job.cancel.clone();
+    let node = job.node.name.clone();
+    let work = runner.run(job);
+    tokio::pin!(work);
+    let Some(limit) = timeout else {
+        return work.await;
+    };
+    tokio::select! {
+        result = &mut work => result,
+        () = tokio::time::sleep(limit) => {
+            cancel.cancel();
+            match tokio::time::timeout(grace, &mut work).await {
+                Ok(Ok(outcome)) => Ok(outcome), // it finished as it was being cancelled
+                Ok(Err(_)) => Err(Error::Timeout { node, after: limit }),
+                Err(_) => {
+                    tracing::warn!(node = %node, "node did not stop within the grace period after its timeout");
+                    Err(Error::Timeout { node, after: limit })
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

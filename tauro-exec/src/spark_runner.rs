@@ -1,0 +1,266 @@
+//! [`SparkNodeRunner`]: runs node attempts on Spark Connect.
+//!
+//! Each attempt gets its **own session** (`SparkEngine::new_session`): its input views cannot
+//! collide with another node's, its interrupt tag cancels only its own work, and the rows a
+//! write reports are its own (the client keeps metrics per session). Runs of different
+//! pipelines are isolated the same way.
+//!
+//! An attempt:
+//! 1. loads each input with `InputLoader` and registers it as a temp view named after the
+//!    input ([`crate::view_name`]: `sales.daily` → `sales_daily`);
+//! 2. runs the command: SQL with `:start_date` / `:end_date` bound as named `DATE` parameters
+//!    (never spliced into the text), or the registered function with the input frames;
+//! 3. writes the result to every output with `OutputManager`, one after the other (a SQL
+//!    node with several outputs computes its query once per output). A SQL node without
+//!    outputs is run as a statement (DDL/DML).
+//!
+//! When the attempt's cancel token fires (timeout, Ctrl-C, circuit breaker), the session is
+//! cancelled (its interrupt tag), the interrupted action is awaited (bounded), and the
+//! attempt returns [`Error::Cancelled`]. If the attempt is dropped instead, a short
+//! background task still sends the interrupt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tauro_config::{DateWindow, NodeConfig};
+use tauro_io::{Frame, InputLoader, OutputManager, Session, SparkEngine, SqlValue};
+
+use crate::command::NodeCommand;
+use crate::error::{Error, Result};
+use crate::names::{closest, input_views};
+use crate::registry::{BoxFuture, NodeContext, NodeOutput, NodeRegistry};
+use crate::runner::{NodeJob, NodeOutcome, NodeRunner, WrittenOutput};
+
+/// How long an interrupted action gets to return after `Session::cancel`.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(15);
+
+/// Runs node attempts on a Spark Connect engine, with `function:` nodes looked up in a
+/// [`NodeRegistry`].
+#[derive(Debug, Clone)]
+pub struct SparkNodeRunner {
+    engine: SparkEngine,
+    registry: Arc<NodeRegistry>,
+}
+
+impl SparkNodeRunner {
+    /// A runner on `engine` with the functions of `registry` (e.g.
+    /// [`NodeRegistry::with_builtins`]).
+    pub fn new(engine: SparkEngine, registry: impl Into<Arc<NodeRegistry>>) -> Self {
+        Self {
+            engine,
+            registry: registry.into(),
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &SparkEngine {
+        &self.engine
+    }
+
+    async fn attempt(&self, job: NodeJob) -> Result<NodeOutcome> {
+        let node = job.node.name.clone();
+        let session = tokio::select! {
+            session = self.engine.new_session() => session?,
+            () = job.cancel.cancelled() => return Err(Error::Cancelled { node }),
+        };
+        let guard = InterruptOnDrop(Some(session.clone()));
+        let work = run_node(&self.registry, &job, &session);
+        tokio::pin!(work);
+        let result = tokio::select! {
+            result = &mut work => result,
+            () = job.cancel.cancelled() => {
+                tracing::info!(node = %node, "cancelling the node's Spark work");
+                if let Err(e) = session.cancel().await {
+                    tracing::warn!(node = %node, error = %e, "could not interrupt the node's Spark work");
+                }
+                if tokio::time::timeout(INTERRUPT_GRACE, &mut work).await.is_err() {
+                    tracing::warn!(node = %node, "interrupted Spark work did not return in time");
+                }
+                Err(Error::Cancelled { node })
+            }
+        };
+        guard.disarm();
+        result
+    }
+}
+
+impl NodeRunner for SparkNodeRunner {
+    fn run(&self, job: NodeJob) -> BoxFuture<'_, Result<NodeOutcome>> {
+        Box::pin(self.attempt(job))
+    }
+
+    fn registry(&self) -> Option<&NodeRegistry> {
+        Some(&self.registry)
+    }
+}
+
+/// The `:start_date` / `:end_date` parameters of a window.
+pub(crate) fn date_params(window: Option<DateWindow>) -> Vec<(String, SqlValue)> {
+    window.map_or_else(Vec::new, |w| {
+        vec![
+            ("start_date".to_string(), SqlValue::Date(w.start)),
+            ("end_date".to_string(), SqlValue::Date(w.end)),
+        ]
+    })
+}
+
+async fn run_node(
+    registry: &NodeRegistry,
+    job: &NodeJob,
+    session: &Session,
+) -> Result<NodeOutcome> {
+    let ctx = &*job.ctx;
+    let node = &*job.node;
+    let loader = InputLoader::new(ctx, session);
+    let mut frames = Vec::with_capacity(node.input.len());
+    for (input, view) in input_views(node)? {
+        let frame = loader.load(input, job.window).await?;
+        frame.create_temp_view(&view).await?;
+        frames.push(frame);
+    }
+    let output = match NodeCommand::from_node(node) {
+        NodeCommand::Sql { text, .. } => {
+            let frame = session
+                .sql_with_params(&text, date_params(job.window))
+                .await?;
+            if node.output.is_empty() {
+                // A statement (DDL/DML): `sql()` is lazy, so run it with an action.
+                frame.count().await?;
+                NodeOutput::Nothing
+            } else {
+                NodeOutput::Frame(frame)
+            }
+        }
+        NodeCommand::Function { name } => {
+            let function = registry.get(&name).ok_or_else(|| Error::UnknownFunction {
+                node: node.name.clone(),
+                function: name.clone(),
+                registered: registry.names().map(str::to_string).collect(),
+                suggestion: closest(&name, registry.names()),
+                location: Box::new(node.location.clone()),
+            })?;
+            let nctx = NodeContext::new(
+                Arc::clone(&job.ctx),
+                Arc::clone(&job.node),
+                &*job.pipeline,
+                job.window,
+                session.clone(),
+                job.attempt,
+            );
+            function.call(nctx, frames).await?
+        }
+    };
+    write_outputs(job, node, session, output).await
+}
+
+async fn write_outputs(
+    job: &NodeJob,
+    node: &NodeConfig,
+    session: &Session,
+    output: NodeOutput,
+) -> Result<NodeOutcome> {
+    let targets: Vec<(&str, Frame)> = match output {
+        NodeOutput::Frame(_) if node.output.is_empty() => {
+            return Err(mismatch(
+                node,
+                "the function returned a frame but the node has no `output`",
+            ));
+        }
+        NodeOutput::Frame(frame) => node
+            .output
+            .iter()
+            .map(|o| (o.as_str(), frame.clone()))
+            .collect(),
+        NodeOutput::PerOutput(mut frames) => {
+            let mut targets = Vec::with_capacity(node.output.len());
+            for name in &node.output {
+                let Some(at) = frames.iter().position(|(n, _)| n == name) else {
+                    return Err(mismatch(
+                        node,
+                        &format!("the function returned no frame for output '{name}'"),
+                    ));
+                };
+                targets.push((name.as_str(), frames.swap_remove(at).1));
+            }
+            if let Some((extra, _)) = frames.first() {
+                return Err(mismatch(
+                    node,
+                    &format!(
+                        "the function returned a frame for '{extra}', which is not an output of the node"
+                    ),
+                ));
+            }
+            targets
+        }
+        NodeOutput::Nothing if node.output.is_empty() => Vec::new(),
+        NodeOutput::Nothing => {
+            return Err(mismatch(
+                node,
+                "the function returned nothing but the node has outputs to write",
+            ));
+        }
+    };
+    let writer = OutputManager::new(&job.ctx, session);
+    let mut outputs = Vec::with_capacity(targets.len());
+    for (name, frame) in targets {
+        let report = writer.write(name, &frame, job.window).await?;
+        tracing::debug!(node = %node.name, output = %name, rows = ?report.rows, "output written");
+        outputs.push(WrittenOutput::from(report));
+    }
+    Ok(NodeOutcome { outputs })
+}
+
+fn mismatch(node: &NodeConfig, reason: &str) -> Error {
+    Error::OutputMismatch {
+        node: node.name.clone(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Interrupts the session's work if the attempt is dropped before it finished.
+struct InterruptOnDrop(Option<Session>);
+
+impl InterruptOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        let Some(session) = self.0.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = session.cancel().await {
+                    tracing::warn!(error = %e, "could not interrupt the Spark work of a dropped node attempt");
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    #[test]
+    fn the_window_becomes_two_date_parameters() {
+        assert!(date_params(None).is_empty());
+        let (start, end) = (
+            NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default(),
+            NaiveDate::from_ymd_opt(2025, 1, 31).unwrap_or_default(),
+        );
+        let params = date_params(Some(DateWindow { start, end }));
+        assert_eq!(
+            params,
+            [
+                ("start_date".to_string(), SqlValue::Date(start)),
+                ("end_date".to_string(), SqlValue::Date(end)),
+            ]
+        );
+    }
+}
