@@ -78,7 +78,19 @@ impl CliError {
 
     /// `error:` / `caused by:` / `hint:` text.
     pub fn render(&self) -> String {
-        render::error_report(self, self.hint().as_deref())
+        render::located_report(self, self.location().as_deref(), self.hint().as_deref())
+    }
+
+    /// The `file:line` the error is about, when known.
+    pub fn location(&self) -> Option<String> {
+        match self {
+            Self::Config(e) => e.location().map(ToString::to_string),
+            Self::Exec(e) => e.location().map(ToString::to_string),
+            Self::Usage { .. }
+            | Self::NoProject { .. }
+            | Self::Engine(_)
+            | Self::RunFailed { .. } => None,
+        }
     }
 
     /// The error as one JSON document.
@@ -89,11 +101,7 @@ impl CliError {
             causes.push(cause.to_string());
             source = cause.source();
         }
-        let location = match self {
-            Self::Config(e) => e.location().map(ToString::to_string),
-            Self::Exec(e) => e.location().map(ToString::to_string),
-            _ => None,
-        };
+        let location = self.location();
         json!({
             "error": self.to_string(),
             "causes": causes,

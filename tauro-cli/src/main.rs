@@ -38,6 +38,8 @@ fn main() -> ExitCode {
         Err(err) => {
             match output {
                 OutputFormat::Human => eprint!("{}", err.render()),
+                // A failed run's report is the JSON document already printed.
+                OutputFormat::Json if matches!(err, CliError::RunFailed { .. }) => {}
                 OutputFormat::Json => println!("{}", err.to_json()),
             }
             ExitCode::from(err.exit_code())

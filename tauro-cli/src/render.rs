@@ -6,7 +6,21 @@ use std::time::Duration;
 
 /// Renders an error and its chain of causes, then a hint when one is known.
 pub fn error_report(err: &(dyn StdError + 'static), hint: Option<&str>) -> String {
-    let mut out = format!("error: {err}\n");
+    located_report(err, None, hint)
+}
+
+/// Like [`error_report`], with the `file:line` the error is about (when the message does not
+/// already name it).
+pub fn located_report(
+    err: &(dyn StdError + 'static),
+    location: Option<&str>,
+    hint: Option<&str>,
+) -> String {
+    let message = err.to_string();
+    let mut out = match location {
+        Some(loc) if !message.contains(loc) => format!("error: {loc}: {message}\n"),
+        _ => format!("error: {message}\n"),
+    };
     let mut seen = vec![err.to_string()];
     let mut source = err.source();
     while let Some(cause) = source {

@@ -28,8 +28,16 @@ use crate::{project, render};
 pub async fn run(args: ExecArgs, output: OutputFormat) -> Result<ExitCode, CliError> {
     let ctx = Arc::new(project::load(&args.project)?);
     let pipeline = ctx.pipeline(&args.pipeline)?.name.clone();
-    let start = args.start.as_deref().map(tauro_config::parse_date).transpose()?;
-    let end = args.end.as_deref().map(tauro_config::parse_date).transpose()?;
+    let start = args
+        .start
+        .as_deref()
+        .map(tauro_config::parse_date)
+        .transpose()?;
+    let end = args
+        .end
+        .as_deref()
+        .map(tauro_config::parse_date)
+        .transpose()?;
     let window = ctx.window_for(start, end)?;
     let selection = if args.nodes.is_empty() {
         NodeSelection::All
@@ -68,7 +76,10 @@ pub async fn run(args: ExecArgs, output: OutputFormat) -> Result<ExitCode, CliEr
         resolved
     };
 
-    let outcome = run_on(&ctx, &args, &pipeline, window, selection, &remote, registry, output).await;
+    let outcome = run_on(
+        &ctx, &args, &pipeline, window, selection, &remote, registry, output,
+    )
+    .await;
 
     if let Some(server) = server {
         if human {
@@ -97,7 +108,10 @@ pub async fn run(args: ExecArgs, output: OutputFormat) -> Result<ExitCode, CliEr
     }
 }
 
-#[expect(clippy::too_many_arguments, reason = "one call site; the pieces of one run")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the pieces of one run"
+)]
 async fn run_on(
     ctx: &Arc<Context>,
     args: &ExecArgs,
@@ -132,7 +146,8 @@ async fn run_on(
         executor = executor.with_max_workers(n);
     }
     if let Some(retries) = args.retry {
-        executor = executor.with_retry(RetryPolicy::from_settings(&ctx.global).with_max_retries(retries));
+        executor =
+            executor.with_retry(RetryPolicy::from_settings(&ctx.global).with_max_retries(retries));
     }
     if args.continue_on_error {
         executor = executor.with_continue_on_error(true);
@@ -140,7 +155,9 @@ async fn run_on(
     if output == OutputFormat::Human {
         executor = executor.with_events(progress_printer());
     }
-    let result = executor.run(Arc::clone(ctx), pipeline, window, &selection).await;
+    let result = executor
+        .run(Arc::clone(ctx), pipeline, window, &selection)
+        .await;
     ctrl_c.abort();
     Ok(result?)
 }
@@ -209,7 +226,10 @@ fn progress_printer() -> CallbackSink<impl Fn(&ProgressEvent) + Send + Sync> {
 }
 
 fn window_text(window: Option<DateWindow>) -> String {
-    window.map_or_else(|| "no dates".to_string(), |w| format!("{}..{}", w.start, w.end))
+    window.map_or_else(
+        || "no dates".to_string(),
+        |w| format!("{}..{}", w.start, w.end),
+    )
 }
 
 fn summary(report: &RunReport, ctx: &Context, window: Option<DateWindow>) -> String {
@@ -251,7 +271,8 @@ fn summary(report: &RunReport, ctx: &Context, window: Option<DateWindow>) -> Str
 }
 
 fn report_json(report: &RunReport, ctx: &Context, window: Option<DateWindow>) -> serde_json::Value {
-    let mut value = serde_json::to_value(report).unwrap_or_else(|e| json!({"error": e.to_string()}));
+    let mut value =
+        serde_json::to_value(report).unwrap_or_else(|e| json!({"error": e.to_string()}));
     if let Some(map) = value.as_object_mut() {
         map.insert("env".into(), json!(ctx.env));
         map.insert(

@@ -28,14 +28,19 @@ pub fn run(args: &ListArgs, output: OutputFormat) -> Result<ExitCode, CliError> 
             .collect();
         match output {
             OutputFormat::Human => {
-                print!("{}", render::table(&["pipeline", "type", "nodes", "description"], &rows));
+                print!(
+                    "{}",
+                    render::table(&["pipeline", "type", "nodes", "description"], &rows)
+                );
             }
             OutputFormat::Json => {
                 let list: Vec<_> = ctx
                     .pipelines
                     .values()
-                    .map(|p| json!({"name": p.name, "type": p.pipeline_type.as_str(), "nodes": p.nodes,
-                                    "description": p.description}))
+                    .map(|p| {
+                        json!({"name": p.name, "type": p.pipeline_type.as_str(), "nodes": p.nodes,
+                                    "description": p.description})
+                    })
                     .collect();
                 println!("{}", json!({"env": ctx.env, "pipelines": list}));
             }
@@ -65,15 +70,20 @@ pub fn run(args: &ListArgs, output: OutputFormat) -> Result<ExitCode, CliError> 
             deps.clone(),
             node.output.join(", "),
         ]);
-        nodes.push(json!({"name": node.name, "compute": kind, "depends_on": graph.dependencies(node_name),
-                          "inputs": node.input, "outputs": node.output, "tags": node.tags}));
+        nodes.push(
+            json!({"name": node.name, "compute": kind, "depends_on": graph.dependencies(node_name),
+                          "inputs": node.input, "outputs": node.output, "tags": node.tags}),
+        );
     }
     match output {
         OutputFormat::Human => print!(
             "{}",
             render::table(&["node", "computes", "depends on", "outputs"], &rows)
         ),
-        OutputFormat::Json => println!("{}", json!({"pipeline": name, "env": ctx.env, "nodes": nodes})),
+        OutputFormat::Json => println!(
+            "{}",
+            json!({"pipeline": name, "env": ctx.env, "nodes": nodes})
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

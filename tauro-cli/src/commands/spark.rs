@@ -54,8 +54,13 @@ pub async fn run(args: SparkArgs, output: OutputFormat) -> Result<ExitCode, CliE
             WarmStatus::Unhealthy { server, reason } => {
                 match output {
                     OutputFormat::Human => {
-                        println!("unhealthy: {reason} (pid {}, {})", server.pid, server.remote);
-                        println!("hint: `tauro-cli spark stop` clears it, then `tauro-cli spark start`");
+                        println!(
+                            "unhealthy: {reason} (pid {}, {})",
+                            server.pid, server.remote
+                        );
+                        println!(
+                            "hint: `tauro-cli spark stop` clears it, then `tauro-cli spark start`"
+                        );
                     }
                     OutputFormat::Json => println!(
                         "{}",

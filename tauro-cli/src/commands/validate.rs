@@ -47,8 +47,12 @@ pub fn run(args: &ValidateArgs, output: OutputFormat) -> Result<ExitCode, CliErr
         }
         OutputFormat::Human => {
             for problem in &problems {
+                let location = problem.location().map(ToString::to_string);
                 let hint = problem.hint();
-                eprint!("{}", render::error_report(problem, hint.as_deref()));
+                eprint!(
+                    "{}",
+                    render::located_report(problem, location.as_deref(), hint.as_deref())
+                );
             }
             if problems.is_empty() {
                 println!(

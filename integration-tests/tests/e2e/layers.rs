@@ -16,11 +16,21 @@ const LAYERS: [&str; 6] = [
 fn workspace_edges() -> BTreeMap<String, Vec<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
     let members: Vec<String> = meta["packages"]
         .as_array()
@@ -69,7 +79,10 @@ fn layer_violations(edges: &BTreeMap<String, Vec<String>>) -> Vec<String> {
 fn only_design_md_edges_exist() {
     let edges = workspace_edges();
     for layer in LAYERS {
-        assert!(edges.contains_key(layer), "workspace is missing crate {layer}");
+        assert!(
+            edges.contains_key(layer),
+            "workspace is missing crate {layer}"
+        );
     }
     let bad = layer_violations(&edges);
     assert!(bad.is_empty(), "layering violations:\n{}", bad.join("\n"));
@@ -80,5 +93,8 @@ fn the_check_catches_an_upward_edge() {
     let mut edges = BTreeMap::new();
     edges.insert("tauro-io".to_string(), vec!["tauro-exec".to_string()]);
     edges.insert("tauro-exec".to_string(), vec!["tauro-config".to_string()]);
-    assert_eq!(layer_violations(&edges), vec!["tauro-io -> tauro-exec is not an allowed edge"]);
+    assert_eq!(
+        layer_violations(&edges),
+        vec!["tauro-io -> tauro-exec is not an allowed edge"]
+    );
 }

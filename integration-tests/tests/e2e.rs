@@ -1,0 +1,12 @@
+//! End-to-end tests: the real `tauro-cli` binary on real projects, against the real Spark
+//! Connect server of the test run (`scripts/test.sh` starts it).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "e2e/config_errors.rs"]
+mod config_errors;
+#[path = "e2e/example.rs"]
+mod example;
+#[path = "e2e/failures.rs"]
+mod failures;
+#[path = "e2e/layers.rs"]
+mod layers;
