@@ -55,7 +55,7 @@ impl CliError {
             Self::Engine(e) if e.is_unreachable() => 3,
             Self::Engine(_) => 1,
             Self::Exec(e) if e.is_unreachable() => 3,
-            Self::Exec(e) if is_validation(e) => 2,
+            Self::Exec(e) if e.is_validation() => 2,
             Self::Exec(_) => 1,
             Self::RunFailed { .. } => 1,
         }
@@ -109,38 +109,5 @@ impl CliError {
             "location": location,
             "exit_code": self.exit_code(),
         })
-    }
-}
-
-/// Errors found before any Spark work: the project or the request is wrong.
-fn is_validation(e: &tauro_exec::Error) -> bool {
-    use tauro_exec::Error as E;
-    match e {
-        E::PipelineNotFound { .. }
-        | E::NodeNotDefined { .. }
-        | E::DuplicateNode { .. }
-        | E::UnknownDependency { .. }
-        | E::Cycle { .. }
-        | E::UnknownFunction { .. }
-        | E::UnknownInput { .. }
-        | E::UnknownOutput { .. }
-        | E::UnknownSelection { .. }
-        | E::DatesRequired { .. }
-        | E::ViewNameClash { .. }
-        | E::DuplicateFunction { .. }
-        | E::InvalidParam { .. } => true,
-        E::OutputMismatch { .. }
-        | E::Function { .. }
-        | E::Io(_)
-        | E::Timeout { .. }
-        | E::Cancelled { .. }
-        | E::Panicked { .. }
-        | E::NodeNotRegistered { .. }
-        | E::NodeAlreadyRegistered { .. }
-        | E::InvalidTransition { .. }
-        | E::RunFailed { .. } => false,
-        // `tauro_exec::Error` is non-exhaustive: a new variant is a failure of the run
-        // until it is classified here.
-        _ => false,
     }
 }

@@ -18,6 +18,7 @@ use tauro_config::{
 };
 use tauro_exec::{
     BoxFuture, DependencyResolver, Executor, NodeJob, NodeOutcome, NodeRunner, NodeSelection,
+    PipelineValidator,
 };
 
 const NODES: usize = 10_000;
@@ -35,7 +36,7 @@ fn node(i: usize) -> NodeConfig {
     // A layered DAG: node i depends on i-1 (a long chain through every 10th node) and on
     // i/2 (wide fan-out), so there is plenty of parallelism and plenty of edges.
     let mut dependencies = Vec::new();
-    if i % 10 != 0 && i > 0 {
+    if !i.is_multiple_of(10) && i > 0 {
         dependencies.push(format!("n{}", i - 1));
     }
     if i > 1 && i / 2 != i - 1 {
@@ -131,6 +132,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let graph = DependencyResolver::new(&ctx).resolve("big").unwrap();
             black_box(graph.len())
+        });
+    });
+    group.bench_function("validate_10k_nodes", |b| {
+        b.iter(|| {
+            let validated = PipelineValidator::new(&ctx)
+                .validate("big", &NodeSelection::All, None)
+                .unwrap();
+            black_box(validated.graph().len())
         });
     });
     for workers in [8, 64] {

@@ -191,6 +191,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// A SQL statement (a SQL node without outputs) uses `:start_date`/`:end_date`, which
+    /// statements cannot bind yet (tauro-io runs statements without parameters).
+    #[error(
+        "node '{node}': a SQL statement (a node without `output`) cannot use :start_date / :end_date yet"
+    )]
+    StatementParameters {
+        /// The node.
+        node: String,
+        /// Spark's answer (`UNBOUND_SQL_PARAMETER`).
+        #[source]
+        source: tauro_io::Error,
+    },
+
     /// A node function failed for its own reasons.
     #[error("{message}")]
     Function {
@@ -303,6 +316,7 @@ impl Error {
             | Self::DuplicateFunction { .. }
             | Self::InvalidParam { .. }
             | Self::OutputMismatch { .. }
+            | Self::StatementParameters { .. }
             | Self::Function { .. }
             | Self::Io(_)
             | Self::Timeout { .. }
@@ -334,6 +348,7 @@ impl Error {
             Self::DuplicateFunction { .. } => "DUPLICATE_FUNCTION",
             Self::InvalidParam { .. } => "INVALID_PARAM",
             Self::OutputMismatch { .. } => "OUTPUT_MISMATCH",
+            Self::StatementParameters { .. } => "UNBOUND_SQL_PARAMETER",
             Self::Function { .. } => "FUNCTION_FAILED",
             Self::Timeout { .. } => "TIMEOUT",
             Self::Cancelled { .. } => "CANCELLED",
@@ -344,6 +359,37 @@ impl Error {
             Self::RunFailed { .. } => "RUN_FAILED",
         };
         own.to_string()
+    }
+
+    /// True for problems found before any Spark work: the project or the request is wrong
+    /// (CLI exit code 2), as opposed to a failure while running.
+    pub fn is_validation(&self) -> bool {
+        match self {
+            Self::PipelineNotFound { .. }
+            | Self::NodeNotDefined { .. }
+            | Self::DuplicateNode { .. }
+            | Self::UnknownDependency { .. }
+            | Self::Cycle { .. }
+            | Self::UnknownFunction { .. }
+            | Self::UnknownInput { .. }
+            | Self::UnknownOutput { .. }
+            | Self::UnknownSelection { .. }
+            | Self::DatesRequired { .. }
+            | Self::ViewNameClash { .. }
+            | Self::DuplicateFunction { .. }
+            | Self::InvalidParam { .. } => true,
+            Self::OutputMismatch { .. }
+            | Self::StatementParameters { .. }
+            | Self::Function { .. }
+            | Self::Io(_)
+            | Self::Timeout { .. }
+            | Self::Cancelled { .. }
+            | Self::Panicked { .. }
+            | Self::NodeNotRegistered { .. }
+            | Self::NodeAlreadyRegistered { .. }
+            | Self::InvalidTransition { .. }
+            | Self::RunFailed { .. } => false,
+        }
     }
 
     /// True when the engine could not be reached at all (CLI exit code 3).
@@ -436,6 +482,11 @@ impl Error {
                     .to_string(),
             ),
             Self::Io(e) => e.hint(),
+            Self::StatementParameters { .. } => Some(
+                "turn the statement into a query with an `output` (tauro writes it), or \
+                 filter on dates inside the query that produces its input"
+                    .to_string(),
+            ),
             Self::RunFailed {
                 breaker_opened: true,
                 ..

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
 use tauro_config::{Context, DateWindow, NodeCompute, NodeConfig};
+
+use crate::runner::NodeJob;
 use tauro_io::{Frame, Session};
 
 use crate::error::{Error, Result};
@@ -46,47 +48,30 @@ impl NodeOutput {
 /// What a node function gets besides its input frames.
 #[derive(Debug, Clone)]
 pub struct NodeContext {
-    ctx: Arc<Context>,
-    node: Arc<NodeConfig>,
-    pipeline: String,
-    window: Option<DateWindow>,
+    job: NodeJob,
     session: Session,
-    attempt: u32,
 }
 
 impl NodeContext {
-    /// A context for calling `node`'s function (runners build these; tests may too).
-    pub fn new(
-        ctx: Arc<Context>,
-        node: Arc<NodeConfig>,
-        pipeline: impl Into<String>,
-        window: Option<DateWindow>,
-        session: Session,
-        attempt: u32,
-    ) -> Self {
-        Self {
-            ctx,
-            node,
-            pipeline: pipeline.into(),
-            window,
-            session,
-            attempt,
-        }
+    /// The context for running `job`'s function in `session` (runners build these; tests
+    /// may too).
+    pub fn new(job: NodeJob, session: Session) -> Self {
+        Self { job, session }
     }
 
     /// The node being run.
     pub fn node(&self) -> &NodeConfig {
-        &self.node
+        self.job.node()
     }
 
     /// The node's name.
     pub fn name(&self) -> &str {
-        &self.node.name
+        &self.node().name
     }
 
     /// The function name the node uses (empty for SQL nodes).
     pub fn function(&self) -> &str {
-        match &self.node.compute {
+        match &self.node().compute {
             NodeCompute::Function { name } => name,
             NodeCompute::Sql { .. } => "",
         }
@@ -94,17 +79,17 @@ impl NodeContext {
 
     /// The pipeline being run.
     pub fn pipeline(&self) -> &str {
-        &self.pipeline
+        self.job.pipeline()
     }
 
     /// The whole project.
     pub fn context(&self) -> &Context {
-        &self.ctx
+        self.job.context()
     }
 
     /// The run's date window (`:start_date` / `:end_date`), if any.
     pub fn window(&self) -> Option<DateWindow> {
-        self.window
+        self.job.window()
     }
 
     /// The node's own Spark session; its inputs are visible there as temp views.
@@ -114,17 +99,17 @@ impl NodeContext {
 
     /// 1 for the first attempt, 2 for the first retry, ...
     pub fn attempt(&self) -> u32 {
-        self.attempt
+        self.job.attempt()
     }
 
     /// The node's `params`.
     pub fn params(&self) -> &IndexMap<String, serde_json::Value> {
-        &self.node.params
+        &self.node().params
     }
 
     /// `params.<key>` converted to `T`; `Ok(None)` when absent (or null).
     pub fn param<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        match self.node.params.get(key) {
+        match self.node().params.get(key) {
             None | Some(serde_json::Value::Null) => Ok(None),
             Some(value) => serde_json::from_value(value.clone())
                 .map(Some)

@@ -13,19 +13,84 @@ use crate::registry::{BoxFuture, NodeRegistry};
 /// One attempt of one node, as handed to a [`NodeRunner`].
 #[derive(Debug, Clone)]
 pub struct NodeJob {
+    ctx: Arc<Context>,
+    node: usize,
+    pipeline: Arc<str>,
+    window: Option<DateWindow>,
+    attempt: u32,
+    cancel: CancellationToken,
+}
+
+impl NodeJob {
+    /// A job for the node `node` of `ctx`; `None` when the project has no such node.
+    pub fn new(
+        ctx: Arc<Context>,
+        node: &str,
+        pipeline: impl Into<Arc<str>>,
+        window: Option<DateWindow>,
+        attempt: u32,
+        cancel: CancellationToken,
+    ) -> Option<Self> {
+        let node = ctx.nodes.get_index_of(node)?;
+        Some(Self::at(
+            ctx,
+            node,
+            pipeline.into(),
+            window,
+            attempt,
+            cancel,
+        ))
+    }
+
+    /// A job for the node at `node` in `ctx.nodes` (an index the caller checked).
+    pub(crate) fn at(
+        ctx: Arc<Context>,
+        node: usize,
+        pipeline: Arc<str>,
+        window: Option<DateWindow>,
+        attempt: u32,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            ctx,
+            node,
+            pipeline,
+            window,
+            attempt,
+            cancel,
+        }
+    }
+
     /// The project.
-    pub ctx: Arc<Context>,
+    pub fn context(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+
     /// The node.
-    pub node: Arc<NodeConfig>,
+    pub fn node(&self) -> &NodeConfig {
+        &self.ctx.nodes[self.node]
+    }
+
     /// The pipeline being run.
-    pub pipeline: Arc<str>,
+    pub fn pipeline(&self) -> &str {
+        &self.pipeline
+    }
+
     /// The run's date window, if any.
-    pub window: Option<DateWindow>,
+    pub fn window(&self) -> Option<DateWindow> {
+        self.window
+    }
+
     /// 1 for the first attempt, 2 for the first retry, ...
-    pub attempt: u32,
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
     /// Cancelled when the attempt must stop (timeout, Ctrl-C, circuit breaker). A runner
     /// must then interrupt its engine work and return promptly.
-    pub cancel: CancellationToken,
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
 }
 
 /// One output written by a node.

@@ -12,7 +12,7 @@
 //!    (never spliced into the text), or the registered function with the input frames;
 //! 3. writes the result to every output with `OutputManager`, one after the other (a SQL
 //!    node with several outputs computes its query once per output). A SQL node without
-//!    outputs is run as a statement (DDL/DML).
+//!    outputs is run as a statement (DDL/DML), for now without date parameters.
 //!
 //! When the attempt's cancel token fires (timeout, Ctrl-C, circuit breaker), the session is
 //! cancelled (its interrupt tag), the interrupted action is awaited (bounded), and the
@@ -58,17 +58,18 @@ impl SparkNodeRunner {
     }
 
     async fn attempt(&self, job: NodeJob) -> Result<NodeOutcome> {
-        let node = job.node.name.clone();
+        let node = job.node().name.clone();
+        let cancel = job.cancel_token().clone();
         let session = tokio::select! {
             session = self.engine.new_session() => session?,
-            () = job.cancel.cancelled() => return Err(Error::Cancelled { node }),
+            () = cancel.cancelled() => return Err(Error::Cancelled { node }),
         };
         let guard = InterruptOnDrop(Some(session.clone()));
         let work = run_node(&self.registry, &job, &session);
         tokio::pin!(work);
         let result = tokio::select! {
             result = &mut work => result,
-            () = job.cancel.cancelled() => {
+            () = cancel.cancelled() => {
                 tracing::info!(node = %node, "cancelling the node's Spark work");
                 if let Err(e) = session.cancel().await {
                     tracing::warn!(node = %node, error = %e, "could not interrupt the node's Spark work");
@@ -109,28 +110,25 @@ async fn run_node(
     job: &NodeJob,
     session: &Session,
 ) -> Result<NodeOutcome> {
-    let ctx = &*job.ctx;
-    let node = &*job.node;
+    let ctx = &**job.context();
+    let node = job.node();
     let loader = InputLoader::new(ctx, session);
     let mut frames = Vec::with_capacity(node.input.len());
     for (input, view) in input_views(node)? {
-        let frame = loader.load(input, job.window).await?;
+        let frame = loader.load(input, job.window()).await?;
         frame.create_temp_view(&view).await?;
         frames.push(frame);
     }
     let output = match NodeCommand::from_node(node) {
-        NodeCommand::Sql { text, .. } => {
-            let frame = session
-                .sql_with_params(&text, date_params(job.window))
-                .await?;
-            if node.output.is_empty() {
-                // A statement (DDL/DML): `sql()` is lazy, so run it with an action.
-                frame.count().await?;
-                NodeOutput::Nothing
-            } else {
-                NodeOutput::Frame(frame)
-            }
+        NodeCommand::Sql { text, .. } if node.output.is_empty() => {
+            run_statement(session, node, &text, job.window()).await?;
+            NodeOutput::Nothing
         }
+        NodeCommand::Sql { text, .. } => NodeOutput::Frame(
+            session
+                .sql_with_params(&text, date_params(job.window()))
+                .await?,
+        ),
         NodeCommand::Function { name } => {
             let function = registry.get(&name).ok_or_else(|| Error::UnknownFunction {
                 node: node.name.clone(),
@@ -139,18 +137,35 @@ async fn run_node(
                 suggestion: closest(&name, registry.names()),
                 location: Box::new(node.location.clone()),
             })?;
-            let nctx = NodeContext::new(
-                Arc::clone(&job.ctx),
-                Arc::clone(&job.node),
-                &*job.pipeline,
-                job.window,
-                session.clone(),
-                job.attempt,
-            );
+            let nctx = NodeContext::new(job.clone(), session.clone());
             function.call(nctx, frames).await?
         }
     };
     write_outputs(job, node, session, output).await
+}
+
+/// A SQL node without outputs: a statement (DDL/DML), run to completion.
+///
+/// `Session::execute` takes no parameters (and a parameterised `sql()` relation holding a
+/// command cannot be run by an action), so statements run without `:start_date`/`:end_date`;
+/// if Spark reports them unbound, the error says so.
+async fn run_statement(
+    session: &Session,
+    node: &NodeConfig,
+    text: &str,
+    window: Option<DateWindow>,
+) -> Result<()> {
+    match session.execute(text).await {
+        Err(source)
+            if window.is_some() && source.error_class() == Some("UNBOUND_SQL_PARAMETER") =>
+        {
+            Err(Error::StatementParameters {
+                node: node.name.clone(),
+                source,
+            })
+        }
+        other => Ok(other?),
+    }
 }
 
 async fn write_outputs(
@@ -200,10 +215,10 @@ async fn write_outputs(
             ));
         }
     };
-    let writer = OutputManager::new(&job.ctx, session);
+    let writer = OutputManager::new(job.context(), session);
     let mut outputs = Vec::with_capacity(targets.len());
     for (name, frame) in targets {
-        let report = writer.write(name, &frame, job.window).await?;
+        let report = writer.write(name, &frame, job.window()).await?;
         tracing::debug!(node = %node.name, output = %name, rows = ?report.rows, "output written");
         outputs.push(WrittenOutput::from(report));
     }

@@ -12,12 +12,30 @@ use crate::selection::NodeSelection;
 /// A pipeline run that passed validation.
 #[derive(Debug, Clone)]
 pub struct ValidatedPipeline {
+    graph: DependencyGraph,
+    selected: Vec<usize>,
+    window: Option<DateWindow>,
+}
+
+impl ValidatedPipeline {
     /// The resolved graph of the whole pipeline.
-    pub graph: DependencyGraph,
+    pub fn graph(&self) -> &DependencyGraph {
+        &self.graph
+    }
+
     /// The nodes to run, in topological order.
-    pub selected: Vec<String>,
+    pub fn selected(&self) -> impl Iterator<Item = &str> {
+        self.selected.iter().map(|&i| self.graph.name(i))
+    }
+
     /// The effective date window: the one given, else the global `start_date`/`end_date`.
-    pub window: Option<DateWindow>,
+    pub fn window(&self) -> Option<DateWindow> {
+        self.window
+    }
+
+    pub(crate) fn selected_indices(&self) -> &[usize] {
+        &self.selected
+    }
 }
 
 /// Validates pipeline runs against a project (and optionally a node registry).
@@ -95,16 +113,17 @@ impl<'a> PipelineValidator<'a> {
         }
         let validated = graph.map(|graph| {
             let selected = match selection {
-                NodeSelection::All => graph.topological_order().map(str::to_string).collect(),
+                NodeSelection::All => graph.order_indices().to_vec(),
                 NodeSelection::Only(names) => graph
-                    .topological_order()
-                    .filter(|n| names.iter().any(|s| s == n))
-                    .map(str::to_string)
+                    .order_indices()
+                    .iter()
+                    .copied()
+                    .filter(|&i| names.iter().any(|s| s == graph.name(i)))
                     .collect(),
                 NodeSelection::WithDownstream(names) => graph
                     .with_downstream(names)
                     .into_iter()
-                    .map(str::to_string)
+                    .filter_map(|n| graph.index_of(n))
                     .collect(),
             };
             ValidatedPipeline {
@@ -255,7 +274,7 @@ mod tests {
             .with_registry(&registry)
             .validate("p", &NodeSelection::All, None)
             .unwrap();
-        assert_eq!(v.selected, ["a"]);
+        assert_eq!(v.selected().collect::<Vec<_>>(), ["a"]);
     }
 
     #[test]
@@ -274,11 +293,11 @@ mod tests {
                 None,
             )
             .unwrap();
-        assert_eq!(only.selected, ["a", "c"]);
+        assert_eq!(only.selected().collect::<Vec<_>>(), ["a", "c"]);
         let down = v
             .validate("p", &NodeSelection::WithDownstream(vec!["b".into()]), None)
             .unwrap();
-        assert_eq!(down.selected, ["b", "c"]);
+        assert_eq!(down.selected().collect::<Vec<_>>(), ["b", "c"]);
     }
 
     #[test]
@@ -311,6 +330,6 @@ mod tests {
         let v = PipelineValidator::new(&ctx)
             .validate("p", &NodeSelection::All, None)
             .unwrap();
-        assert_eq!(v.window.unwrap().end, d("2025-01-31"));
+        assert_eq!(v.window().unwrap().end, d("2025-01-31"));
     }
 }

@@ -16,9 +16,7 @@ use tauro_config::{
     Context, DataFormat, DateWindow, GlobalSettings, InputConfig, Location, NodeCompute,
     NodeConfig, OutputConfig, PipelineConfig, PipelineType, SparkSettings, WriteMode,
 };
-use tauro_exec::{
-    Executor, NodeRegistry, NodeSelection, NodeStatus, RunStatus, SparkNodeRunner,
-};
+use tauro_exec::{Executor, NodeRegistry, NodeSelection, NodeStatus, RunStatus, SparkNodeRunner};
 use tauro_io::{EngineOptions, SparkEngine};
 
 async fn engine() -> Option<SparkEngine> {
@@ -202,10 +200,17 @@ async fn three_sql_nodes_write_parquet_with_bound_dates() {
     assert_eq!(order, ["extract", "clean", "summary"]);
     let rows = |n: &str| report.node(n).unwrap().rows_written;
     assert_eq!(rows("extract"), Some(10));
-    assert_eq!(rows("clean"), Some(4), "2025-01-03..=2025-01-06 are ids 2..=5");
+    assert_eq!(
+        rows("clean"),
+        Some(4),
+        "2025-01-03..=2025-01-06 are ids 2..=5"
+    );
     assert_eq!(rows("summary"), Some(3));
     assert_eq!(count_parquet(&engine, &dir.path().join("clean")).await, 4);
-    assert_eq!(count_parquet(&engine, &dir.path().join("by_group")).await, 3);
+    assert_eq!(
+        count_parquet(&engine, &dir.path().join("by_group")).await,
+        3
+    );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["nodes"][1]["outputs"][0]["rows"], 4);
 }
@@ -218,8 +223,20 @@ async fn builtin_functions_run_on_spark() {
         sql_node("a", &[], &["a"], "SELECT id, 'a' AS src FROM range(5)"),
         sql_node("b", &[], &["b"], "SELECT 'b' AS src, id FROM range(3, 8)"),
         function_node("u", &["a", "b"], &["u"], "union_all", serde_json::json!({})),
-        function_node("d", &["u"], &["d"], "dedupe", serde_json::json!({"keys": ["id"], "order_by": "src"})),
-        function_node("f", &["d"], &["f"], "filter", serde_json::json!({"condition": "id >= 2"})),
+        function_node(
+            "d",
+            &["u"],
+            &["d"],
+            "dedupe",
+            serde_json::json!({"keys": ["id"], "order_by": "src"}),
+        ),
+        function_node(
+            "f",
+            &["d"],
+            &["f"],
+            "filter",
+            serde_json::json!({"condition": "id >= 2"}),
+        ),
         function_node(
             "s",
             &["f"],
@@ -227,7 +244,13 @@ async fn builtin_functions_run_on_spark() {
             "select",
             serde_json::json!({"columns": ["id"], "expressions": {"twice": "id * 2"}}),
         ),
-        function_node("pass", &["s"], &["pass"], "passthrough", serde_json::json!({})),
+        function_node(
+            "pass",
+            &["s"],
+            &["pass"],
+            "passthrough",
+            serde_json::json!({}),
+        ),
     ];
     let ctx = Arc::new(project(dir.path(), nodes, Vec::new()));
     let runner = SparkNodeRunner::new(engine.clone(), NodeRegistry::with_builtins());
@@ -246,14 +269,26 @@ async fn builtin_functions_run_on_spark() {
         "SELECT * FROM parquet.`{}` ORDER BY id",
         dir.path().join("pass").display()
     );
-    let rows = session.sql(&query).await.unwrap().collect_json(10).await.unwrap();
+    let rows = session
+        .sql(&query)
+        .await
+        .unwrap()
+        .collect_json(10)
+        .await
+        .unwrap();
     assert_eq!(rows[0], serde_json::json!({"id": 2, "twice": 4}));
     // dedupe kept the 'a' row for the ids both inputs have (order_by src).
     let query = format!(
         "SELECT src FROM parquet.`{}` WHERE id = 4",
         dir.path().join("d").display()
     );
-    let rows = session.sql(&query).await.unwrap().collect_json(10).await.unwrap();
+    let rows = session
+        .sql(&query)
+        .await
+        .unwrap()
+        .collect_json(10)
+        .await
+        .unwrap();
     assert_eq!(rows, [serde_json::json!({"src": "a"})]);
 }
 
@@ -263,8 +298,7 @@ async fn a_sql_node_without_outputs_runs_as_a_statement() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("written_by_statement");
     let statement = format!(
-        "INSERT OVERWRITE DIRECTORY '{}' USING parquet \
-         SELECT id FROM range(10) WHERE date_add(:start_date, CAST(id AS INT)) <= :end_date",
+        "INSERT OVERWRITE DIRECTORY '{}' USING parquet SELECT id FROM range(3)",
         target.display()
     );
     let ctx = Arc::new(project(
@@ -284,6 +318,25 @@ async fn a_sql_node_without_outputs_runs_as_a_statement() {
     assert!(report.succeeded(), "{report:#?}");
     assert_eq!(report.node("ddl").unwrap().rows_written, None);
     assert_eq!(count_parquet(&engine, &target).await, 3);
+
+    // Date parameters in a statement are reported, not spliced.
+    let statement = format!(
+        "INSERT OVERWRITE DIRECTORY '{}' USING parquet SELECT :start_date AS d",
+        target.display()
+    );
+    let ctx = Arc::new(project(
+        dir.path(),
+        vec![sql_node("ddl", &[], &[], &statement)],
+        Vec::new(),
+    ));
+    let runner = SparkNodeRunner::new(engine.clone(), NodeRegistry::new());
+    let report = Executor::new(runner)
+        .run(ctx, "p", Some(window), &NodeSelection::All)
+        .await
+        .unwrap();
+    let error = report.node("ddl").unwrap().error.clone().unwrap();
+    assert_eq!(error.class, "UNBOUND_SQL_PARAMETER", "{error:?}");
+    assert!(error.hint.is_some());
 }
 
 #[tokio::test]
@@ -314,7 +367,60 @@ async fn a_slow_sql_node_is_cancelled_by_its_timeout() {
     assert!(!dir.path().join("slow").join("_SUCCESS").exists());
     // The engine is still usable afterwards.
     let session = engine.new_session().await.unwrap();
-    assert_eq!(session.sql("SELECT 1").await.unwrap().count().await.unwrap(), 1);
+    assert_eq!(
+        session
+            .sql("SELECT 1")
+            .await
+            .unwrap()
+            .count()
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn cancelling_the_run_interrupts_spark_and_reports_what_completed() {
+    let Some(engine) = engine().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = vec![
+        sql_node("quick", &[], &["quick"], "SELECT id FROM range(3)"),
+        sql_node(
+            "slow",
+            &["quick"],
+            &["slow"],
+            "SELECT reflect('java.lang.Thread', 'sleep', CAST(120000 AS BIGINT)) AS r FROM quick",
+        ),
+    ];
+    let ctx = Arc::new(project(dir.path(), nodes, Vec::new()));
+    let token = tokio_util::sync::CancellationToken::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let executor = Executor::new(SparkNodeRunner::new(engine, NodeRegistry::new()))
+        .with_cancel(token.clone())
+        .with_events(tx);
+    // Ctrl-C once `slow` has started.
+    let ctrl_c = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            if matches!(&event, tauro_exec::ProgressEvent::NodeStarted { node } if node == "slow") {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                token.cancel();
+            }
+        }
+    });
+    let started = Instant::now();
+    let report = executor
+        .run(ctx, "p", None, &NodeSelection::All)
+        .await
+        .unwrap();
+    drop(executor);
+    ctrl_c.await.unwrap();
+    assert_eq!(report.status, RunStatus::Cancelled);
+    assert_eq!(report.node("quick").unwrap().status, NodeStatus::Completed);
+    assert_eq!(report.node("slow").unwrap().status, NodeStatus::Cancelled);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "interrupted, not waited for"
+    );
 }
 
 #[tokio::test]
@@ -333,7 +439,12 @@ async fn spark_errors_keep_their_class_and_hint() {
         partition_filter: None,
         location: loc("input.yml"),
     };
-    let nodes = vec![sql_node("read", &["missing"], &["out"], "SELECT * FROM missing")];
+    let nodes = vec![sql_node(
+        "read",
+        &["missing"],
+        &["out"],
+        "SELECT * FROM missing",
+    )];
     let ctx = Arc::new(project(dir.path(), nodes, vec![missing]));
     let runner = SparkNodeRunner::new(engine, NodeRegistry::new());
     let report = Executor::new(runner)

@@ -32,9 +32,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tauro_config::{Context, DateWindow};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::ProgressSink;
 use crate::report::RunReport;
 use crate::retry::RetryPolicy;
@@ -173,9 +174,23 @@ impl Executor {
             ctx: Arc::clone(&ctx),
             settings,
             cancel: self.cancel.clone(),
-            sink: self.sink.as_deref(),
+            sink: self.sink.clone(),
         };
-        run.execute(validated).await
+        // The scheduling loop runs as a task of its own (owned by this future: dropping the
+        // future aborts it), so that it sits on a runtime worker next to the attempts it
+        // spawns instead of on whatever thread awaits `run` (e.g. `block_on`'s).
+        let mut owner = JoinSet::new();
+        owner.spawn(async move { run.execute(validated).await });
+        match owner.join_next().await {
+            Some(Ok(report)) => report,
+            Some(Err(e)) => Err(Error::Panicked {
+                node: format!("<scheduler of pipeline '{pipeline}'>"),
+                message: e.to_string(),
+            }),
+            None => Err(Error::Cancelled {
+                node: format!("<scheduler of pipeline '{pipeline}'>"),
+            }),
+        }
     }
 
     fn settings(&self, ctx: &Context, pipeline: &str) -> scheduler::Settings {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tauro_config::{Context, NodeConfig};
+use tauro_config::Context;
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -30,17 +30,18 @@ pub(crate) struct Settings {
     pub(crate) cancel_grace: Duration,
 }
 
-pub(crate) struct Run<'a> {
+pub(crate) struct Run {
     pub(crate) runner: Arc<dyn NodeRunner>,
     pub(crate) ctx: Arc<Context>,
     pub(crate) settings: Settings,
     pub(crate) cancel: CancellationToken,
-    pub(crate) sink: Option<&'a dyn ProgressSink>,
+    pub(crate) sink: Option<Arc<dyn ProgressSink>>,
 }
 
 /// Per-node bookkeeping besides the state machine.
 struct Track {
-    config: Arc<NodeConfig>,
+    /// Index of the node in `ctx.nodes`.
+    node: usize,
     max_attempts: u32,
     timeout: Option<Duration>,
     started_at: Option<DateTime<Utc>>,
@@ -51,7 +52,7 @@ struct Track {
 
 /// The mutable part of a run.
 struct Loop<'a> {
-    run: &'a Run<'a>,
+    run: &'a Run,
     emitter: Emitter<'a>,
     pipeline: Arc<str>,
     window: Option<tauro_config::DateWindow>,
@@ -71,38 +72,36 @@ struct Loop<'a> {
     consecutive_failures: u32,
 }
 
-impl Run<'_> {
+impl Run {
     pub(crate) async fn execute(&self, validated: ValidatedPipeline) -> Result<RunReport> {
         let started_at = Utc::now();
         let started = Instant::now();
-        let graph = &validated.graph;
+        let graph = validated.graph();
         let mut keep = vec![false; graph.len()];
-        for name in &validated.selected {
-            if let Some(i) = graph.index_of(name) {
-                keep[i] = true;
-            }
+        for &i in validated.selected_indices() {
+            keep[i] = true;
         }
         let state = UnifiedPipelineState::from_graph_subset(graph, &keep);
         let mut tracks = Vec::with_capacity(state.len());
         for i in 0..state.len() {
             let name = state.name_at(i);
-            let config = self
-                .ctx
-                .nodes
-                .get(name)
-                .ok_or_else(|| Error::NodeNotDefined {
-                    pipeline: graph.pipeline().to_string(),
-                    node: name.to_string(),
-                    suggestion: None,
-                    location: Box::new(tauro_config::Location {
-                        file: self.ctx.project_dir.clone(),
-                        line: 0,
-                    }),
-                })?;
+            let (node, _, config) =
+                self.ctx
+                    .nodes
+                    .get_full(name)
+                    .ok_or_else(|| Error::NodeNotDefined {
+                        pipeline: graph.pipeline().to_string(),
+                        node: name.to_string(),
+                        suggestion: None,
+                        location: Box::new(tauro_config::Location {
+                            file: self.ctx.project_dir.clone(),
+                            line: 0,
+                        }),
+                    })?;
             tracks.push(Track {
                 max_attempts: config.retries.unwrap_or(self.settings.retry.max_retries) + 1,
                 timeout: config.timeout.or(self.settings.node_timeout),
-                config: Arc::new(config.clone()),
+                node,
                 started_at: None,
                 started: None,
                 outputs: Vec::new(),
@@ -112,9 +111,9 @@ impl Run<'_> {
         let n = state.len();
         let mut lp = Loop {
             run: self,
-            emitter: Emitter::new(self.sink),
+            emitter: Emitter::new(self.sink.as_deref()),
             pipeline: graph.pipeline().into(),
-            window: validated.window,
+            window: validated.window(),
             remaining: (0..n).map(|i| state.dependency_count_at(i)).collect(),
             ready: (0..n)
                 .filter(|&i| state.dependency_count_at(i) == 0)
@@ -163,9 +162,14 @@ impl Run<'_> {
 
 impl Loop<'_> {
     async fn drive(&mut self) {
-        if self.run.cancel.is_cancelled() {
+        let run = self.run;
+        if run.cancel.is_cancelled() {
             self.cancel_run();
         }
+        // Created once: registering a fresh waiter on the token every turn costs more than
+        // the rest of a no-op node's scheduling.
+        let cancelled = run.cancel.cancelled();
+        tokio::pin!(cancelled);
         loop {
             if self.stop.is_none() {
                 self.start_what_can_start();
@@ -179,12 +183,18 @@ impl Loop<'_> {
                 .retries
                 .peek()
                 .map(|Reverse((at, _))| *at)
-                .filter(|_| self.tasks.len() < self.run.settings.max_workers);
+                .filter(|_| self.tasks.len() < run.settings.max_workers);
             let abort_deadline = self.abort_deadline;
             tokio::select! {
                 biased;
-                () = self.run.cancel.cancelled(), if !self.user_cancelled => self.cancel_run(),
-                Some(joined) = self.tasks.join_next_with_id() => self.on_joined(joined),
+                () = &mut cancelled, if !self.user_cancelled => self.cancel_run(),
+                Some(joined) = self.tasks.join_next_with_id() => {
+                    self.on_joined(joined);
+                    // Take every other attempt that already finished before starting more.
+                    while let Some(joined) = self.tasks.try_join_next_with_id() {
+                        self.on_joined(joined);
+                    }
+                }
                 () = sleep_until(next_retry), if next_retry.is_some() => {}
                 () = sleep_until(abort_deadline), if abort_deadline.is_some() => {
                     tracing::warn!("node attempts did not stop within the cancel grace period; aborting them");
@@ -232,18 +242,18 @@ impl Loop<'_> {
         if track.started.is_none() {
             track.started = Some(Instant::now());
             track.started_at = Some(Utc::now());
-            let name = &track.config.name;
+            let name = &self.run.ctx.nodes[track.node].name;
             self.emitter
                 .emit(|| ProgressEvent::NodeStarted { node: name.clone() });
         }
-        let job = NodeJob {
-            ctx: Arc::clone(&self.run.ctx),
-            node: Arc::clone(&track.config),
-            pipeline: Arc::clone(&self.pipeline),
-            window: self.window,
+        let job = NodeJob::at(
+            Arc::clone(&self.run.ctx),
+            track.node,
+            Arc::clone(&self.pipeline),
+            self.window,
             attempt,
-            cancel: self.abort.child_token(),
-        };
+            self.abort.child_token(),
+        );
         let work = attempt_with_timeout(
             Arc::clone(&self.run.runner),
             job,
@@ -324,10 +334,10 @@ impl Loop<'_> {
         self.tracks[i].error = Some(error);
         if will_retry {
             let delay = self.run.settings.retry.delay(attempt);
-            let name = &self.tracks[i].config.name;
+            let name = self.name(i);
             tracing::warn!(node = %name, attempt, ?delay, error = %message, "node attempt failed; retrying");
             self.emitter.emit(|| ProgressEvent::NodeRetrying {
-                node: name.clone(),
+                node: name.to_string(),
                 attempt: attempt + 1,
                 max_attempts,
                 delay,
@@ -340,7 +350,7 @@ impl Loop<'_> {
         for d in self.state.skip_downstream_at(i) {
             self.finish(d);
         }
-        let node = self.tracks[i].config.name.clone();
+        let node = self.name(i).to_string();
         if breaker_opens {
             if !self.user_cancelled {
                 self.stop = Some(StopReason::CircuitBreakerOpen { threshold, node });
@@ -378,13 +388,17 @@ impl Loop<'_> {
         }
     }
 
+    fn name(&self, i: usize) -> &str {
+        &self.run.ctx.nodes[self.tracks[i].node].name
+    }
+
     /// Records node `i`'s final result and reports it.
     fn finish(&mut self, i: usize) {
         let track = &mut self.tracks[i];
         let outputs = std::mem::take(&mut track.outputs);
         let rows_written = total_rows(&outputs);
         let result = NodeResult {
-            name: track.config.name.clone(),
+            name: self.run.ctx.nodes[track.node].name.clone(),
             status: self.state.status_at(i),
             attempts: self.state.attempts_at(i),
             started_at: track.started_at,
@@ -409,8 +423,8 @@ async fn attempt_with_timeout(
     timeout: Option<Duration>,
     grace: Duration,
 ) -> Result<NodeOutcome> {
-    let cancel = job.cancel.clone();
-    let node = job.node.name.clone();
+    let cancel = job.cancel_token().clone();
+    let node = job.node().name.clone();
     let work = runner.run(job);
     tokio::pin!(work);
     let Some(limit) = timeout else {

@@ -74,10 +74,10 @@ impl NodeRunner for Fake {
     fn run(&self, job: NodeJob) -> BoxFuture<'_, crate::Result<NodeOutcome>> {
         Box::pin(async move {
             let start = Instant::now();
-            let name = job.node.name.clone();
+            let name = job.node().name.clone();
             let act = self.acts.get(&name).copied().unwrap_or(Act::Sleep(0));
             let sleep = |ms| {
-                let cancel = job.cancel.clone();
+                let cancel = job.cancel_token().clone();
                 async move {
                     tokio::select! {
                         () = tokio::time::sleep(Duration::from_millis(ms)) => false,
@@ -90,7 +90,7 @@ impl NodeRunner for Fake {
                     let c = sleep(ms).await;
                     (c, !c)
                 }
-                Act::FailTimes(n) => (sleep(5).await, job.attempt > n),
+                Act::FailTimes(n) => (sleep(5).await, job.attempt() > n),
                 Act::Fail => (sleep(5).await, false),
                 Act::Hang => (sleep(3_600_000).await, false),
                 Act::Panic => panic!("fake node exploded"),
