@@ -49,7 +49,7 @@ pub async fn run(args: ExecArgs, output: OutputFormat) -> Result<ExitCode, CliEr
     let validated = PipelineValidator::new(&ctx)
         .with_registry(&registry)
         .validate(&pipeline, &selection, window)?;
-    let window = validated.window;
+    let window = validated.window();
 
     let human = output == OutputFormat::Human;
     let remote = args
