@@ -212,12 +212,12 @@ fn progress_printer() -> CallbackSink<impl Fn(&ProgressEvent) + Send + Sync> {
                 format!(" [{}]", detail.join(", "))
             };
             eprintln!("{n} of {m} {word} {}{detail}", result.name);
-            if let Some(err) = &result.error {
-                if result.status == NodeStatus::Failed {
-                    let text = render::error_report(err.error.as_ref(), err.hint.as_deref());
-                    for line in text.lines() {
-                        eprintln!("      {line}");
-                    }
+            if let Some(err) = &result.error
+                && result.status == NodeStatus::Failed
+            {
+                let text = render::error_report(err.error.as_ref(), err.hint.as_deref());
+                for line in text.lines() {
+                    eprintln!("      {line}");
                 }
             }
         }
