@@ -4,6 +4,8 @@
 
 #[path = "e2e/config_errors.rs"]
 mod config_errors;
+#[path = "e2e/embed.rs"]
+mod embed;
 #[path = "e2e/example.rs"]
 mod example;
 #[path = "e2e/failures.rs"]
