@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh            # all three
 #   scripts/bench.sh scheduler  # criterion: executor overhead on a 10,000-node no-op DAG
+#   scripts/bench.sh plan       # criterion: incremental no-change plan of a 1,000-node project
 #   scripts/bench.sh validate   # tauro-cli validate on a generated 1,000-node project
 #   scripts/bench.sh etl        # daily_etl wall time vs the sum of its nodes' times
 set -euo pipefail
@@ -16,6 +17,11 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 bench_scheduler() {
   echo "== scheduler (cargo bench -p tauro-exec --bench scheduler)"
   cargo bench -q -p tauro-exec --bench scheduler
+}
+
+bench_plan() {
+  echo "== incremental plan (cargo bench -p tauro-exec --bench plan)"
+  cargo bench -q -p tauro-exec --bench plan
 }
 
 bench_validate() {
@@ -70,8 +76,9 @@ PY
 
 case "$what" in
   scheduler) bench_scheduler ;;
+  plan) bench_plan ;;
   validate) bench_validate ;;
   etl) bench_etl ;;
-  all) bench_scheduler; bench_validate; bench_etl ;;
-  *) echo "usage: $0 [scheduler|validate|etl|all]" >&2; exit 2 ;;
+  all) bench_scheduler; bench_plan; bench_validate; bench_etl ;;
+  *) echo "usage: $0 [scheduler|plan|validate|etl|all]" >&2; exit 2 ;;
 esac

@@ -10,7 +10,7 @@ mod embed;
 mod example;
 #[path = "e2e/failures.rs"]
 mod failures;
-#[path = "e2e/snapshots.rs"]
-mod snapshots;
 #[path = "e2e/layers.rs"]
 mod layers;
+#[path = "e2e/snapshots.rs"]
+mod snapshots;

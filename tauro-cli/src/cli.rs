@@ -45,8 +45,14 @@ pub struct ProjectArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a pipeline.
+    /// Run a pipeline: by default only what changed since the last run (see `plan`).
     Exec(ExecArgs),
+    /// Print what `exec` would run and why, without running anything.
+    Plan(PlanArgs),
+    /// Re-run only the nodes that failed or never ran in the pipeline's last run.
+    Resume(ResumeArgs),
+    /// Show what runs did to the data (schemas, rows, timings).
+    Lineage(LineageArgs),
     /// Load and validate the project (no Spark needed).
     Validate(ValidateArgs),
     /// List pipelines (or the nodes of one pipeline).
@@ -57,13 +63,38 @@ pub enum Command {
     Spark(SparkArgs),
 }
 
-/// `exec` arguments.
-#[derive(Debug, Args)]
-pub struct ExecArgs {
-    #[command(flatten)]
-    pub project: ProjectArgs,
+/// Which nodes a run considers, and whether unchanged nodes are reused.
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Run every selected node, changed or not (default: only what changed, plus downstream).
+    #[arg(long)]
+    pub full: bool,
 
-    /// The pipeline to run.
+    /// These nodes and everything downstream of them; `+name` adds its upstream too.
+    #[arg(long, value_delimiter = ',')]
+    pub nodes: Vec<String>,
+
+    /// Only nodes carrying one of these tags.
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// Leave out nodes carrying one of these tags.
+    #[arg(long, value_delimiter = ',')]
+    pub exclude_tags: Vec<String>,
+
+    /// Only nodes of these `type`s.
+    #[arg(long, value_delimiter = ',')]
+    pub types: Vec<String>,
+
+    /// Run exactly these nodes (repeatable), nothing downstream; their inputs must exist.
+    #[arg(long = "node")]
+    pub only: Vec<String>,
+}
+
+/// The pipeline and date window of a run.
+#[derive(Debug, Clone, Args)]
+pub struct WindowArgs {
+    /// The pipeline.
     #[arg(long, short = 'p')]
     pub pipeline: String,
 
@@ -74,7 +105,11 @@ pub struct ExecArgs {
     /// Last day of the run window (YYYY-MM-DD, inclusive). Default: the start date.
     #[arg(long)]
     pub end: Option<String>,
+}
 
+/// How a run talks to Spark and handles failures.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
     /// Spark Connect endpoint: `local` or `sc://host:port[/;token=...]`.
     #[arg(long, env = "TAURO_SPARK_REMOTE")]
     pub remote: Option<String>,
@@ -91,9 +126,92 @@ pub struct ExecArgs {
     #[arg(long)]
     pub retry: Option<u32>,
 
-    /// Run only these nodes (repeatable). Their upstream outputs must already exist.
-    #[arg(long = "node")]
-    pub nodes: Vec<String>,
+    /// Extra lineage to record: `sample` keeps a few sample rows of each output.
+    #[arg(long, value_enum)]
+    pub track: Vec<Track>,
+}
+
+/// Optional lineage detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Track {
+    /// Sample rows of each node's output.
+    Sample,
+}
+
+/// `exec` arguments.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    #[command(flatten)]
+    pub window: WindowArgs,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Print the plan and stop (same as `plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `plan` arguments.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    #[command(flatten)]
+    pub window: WindowArgs,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+/// `resume` arguments.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    /// The pipeline whose last run to resume.
+    #[arg(long, short = 'p')]
+    pub pipeline: String,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Print what would run and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `lineage` arguments.
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: LineageAction,
+}
+
+/// `lineage` actions.
+#[derive(Debug, Subcommand)]
+pub enum LineageAction {
+    /// Print one run's lineage as a table (`latest` for the newest run).
+    Show {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The run id, or `latest`.
+        run_id: String,
+    },
+    /// List the runs that have lineage.
+    List {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
 }
 
 /// `validate` arguments.

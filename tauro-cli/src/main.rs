@@ -50,6 +50,9 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Exec(args) => commands::exec::run(args, cli.output).await,
+        Command::Plan(args) => commands::plan::run(&args, cli.output),
+        Command::Resume(args) => commands::resume::run(args, cli.output).await,
+        Command::Lineage(args) => commands::lineage::run(&args, cli.output),
         Command::Validate(args) => commands::validate::run(&args, cli.output),
         Command::List(args) => commands::list::run(&args, cli.output),
         Command::Graph(args) => commands::graph::run(&args, cli.output),

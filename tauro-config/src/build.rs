@@ -40,7 +40,7 @@ pub(crate) fn build(mut docs: Docs, how: BuildEnv<'_>, files: &Files) -> Result<
     let [global_doc, pipelines_doc, nodes_doc, input_doc, output_doc] = &docs;
     let mut diags = Diags::default();
     let location = |loc: Loc| files.location(loc);
-    let global = global::build(global_doc, how.project_dir, &mut diags);
+    let global = global::build(global_doc, how.project_dir, location, &mut diags);
     let known = Known {
         nodes: names(nodes_doc),
         inputs: names(input_doc),

@@ -13,12 +13,13 @@ use indexmap::IndexMap;
 use crate::dates::parse_date;
 use crate::diag::Diags;
 use crate::fields::{Fields, describe};
-use crate::model::{GlobalSettings, SparkSettings};
+use crate::hooks::{self, LineageSettings};
+use crate::model::{GlobalSettings, Location, SparkSettings};
 use crate::paths;
 use crate::suggest;
-use crate::tree::{Kind, Node};
+use crate::tree::{Kind, Loc, Node};
 
-const KNOWN: [&str; 15] = [
+const KNOWN: [&str; 17] = [
     "project_name",
     "input_path",
     "output_path",
@@ -34,6 +35,8 @@ const KNOWN: [&str; 15] = [
     "continue_on_error",
     "spark",
     "spark_config",
+    "hooks",
+    "lineage",
 ];
 
 const SPARK_KEYS: [&str; 5] = [
@@ -80,13 +83,20 @@ impl GlobalSettings {
             node_timeout: None,
             circuit_breaker_threshold: 5,
             continue_on_error: false,
+            hooks: Vec::new(),
+            lineage: LineageSettings::default(),
             extra: IndexMap::new(),
         }
     }
 }
 
 /// Builds the global settings from the interpolated document.
-pub(crate) fn build(root: &Node, project_dir: &Path, diags: &mut Diags) -> GlobalSettings {
+pub(crate) fn build(
+    root: &Node,
+    project_dir: &Path,
+    location: impl Fn(Loc) -> Location,
+    diags: &mut Diags,
+) -> GlobalSettings {
     let mut g = GlobalSettings::defaults_for(project_dir);
     if root.kind == Kind::Null {
         return g;
@@ -169,6 +179,8 @@ pub(crate) fn build(root: &Node, project_dir: &Path, diags: &mut Diags) -> Globa
     {
         spark_section(&spark, &mut g.spark, diags);
     }
+    g.hooks = hooks::hooks(&f, project_dir, &location, diags);
+    g.lineage = hooks::lineage(&f, project_dir, &location, diags);
     g.extra = map
         .iter()
         .filter(|(k, _)| !KNOWN.contains(&k.as_str()))
@@ -231,11 +243,11 @@ fn spark_section(f: &Fields<'_>, spark: &mut SparkSettings, diags: &mut Diags) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::testing::{messages, yaml};
+    use crate::diag::testing::{location, messages, yaml};
 
     fn build_global(text: &str) -> (GlobalSettings, Vec<String>) {
         let mut diags = Diags::default();
-        let g = build(&yaml(text), Path::new("/proj"), &mut diags);
+        let g = build(&yaml(text), Path::new("/proj"), location, &mut diags);
         (g, messages(diags))
     }
 
@@ -279,6 +291,20 @@ mod tests {
         assert_eq!(g.max_workers, 6);
         let (g, _) = build_global("max_parallel_nodes: 2\n");
         assert_eq!(g.max_workers, 2);
+    }
+
+    #[test]
+    fn hooks_and_lineage_are_typed_not_extra() {
+        let (g, errors) = build_global(
+            "hooks: [{type: file, path: e.jsonl}]\nlineage: {sample_rows: 3}\nteam: data\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(g.hooks.len(), 1);
+        assert_eq!(g.lineage.sample_rows, 3);
+        assert_eq!(g.extra.keys().collect::<Vec<_>>(), ["team"]);
+        let (g, _) = build_global("{}");
+        assert!(g.hooks.is_empty());
+        assert!(g.lineage.enabled);
     }
 
     #[test]

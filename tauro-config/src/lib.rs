@@ -56,6 +56,7 @@ pub mod error;
 mod fields;
 mod formats;
 mod global;
+mod hooks;
 mod inputs;
 mod interp;
 mod load;
@@ -73,6 +74,10 @@ mod tree;
 pub use dates::parse_date;
 pub use descriptor::discover_project;
 pub use error::{Diagnostic, Error, Result};
+pub use hooks::{
+    DEFAULT_HOOK_PRIORITY, DEFAULT_HOOK_TIMEOUT, HOOK_EVENTS, HookConfig, HookTarget,
+    LineageSettings, OpenLineageSettings, OpenLineageTargetConfig,
+};
 pub use load::{EnvSources, LoadOptions, Source, Sources, load_project};
 pub use model::*;
 

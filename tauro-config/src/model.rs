@@ -88,6 +88,10 @@ pub struct GlobalSettings {
     pub circuit_breaker_threshold: u32,
     /// `continue_on_error`, default false.
     pub continue_on_error: bool,
+    /// `hooks`: where lifecycle events go (files, URLs, commands, metrics files).
+    pub hooks: Vec<crate::hooks::HookConfig>,
+    /// `lineage`: per-node lineage tracking and OpenLineage export.
+    pub lineage: crate::hooks::LineageSettings,
     /// Every other setting, as given (used for `${setting}` interpolation and by embedders).
     pub extra: IndexMap<String, serde_json::Value>,
 }

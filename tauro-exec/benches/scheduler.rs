@@ -109,6 +109,8 @@ fn context() -> Context {
             node_timeout: None,
             circuit_breaker_threshold: 5,
             continue_on_error: false,
+            hooks: Vec::new(),
+            lineage: Default::default(),
             extra: IndexMap::new(),
         },
         pipelines: IndexMap::from([("big".to_string(), pipeline)]),

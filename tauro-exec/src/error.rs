@@ -268,6 +268,84 @@ pub enum Error {
         to: NodeStatus,
     },
 
+    /// A `--tags` / `--exclude-tags` value that no node of the pipeline has.
+    #[error("{flag} {tag}: no node of pipeline '{pipeline}' has tag '{tag}'")]
+    UnknownTag {
+        /// The pipeline.
+        pipeline: String,
+        /// `--tags` or `--exclude-tags`.
+        flag: &'static str,
+        /// The tag.
+        tag: String,
+        /// The closest tag of the pipeline.
+        suggestion: Option<String>,
+        /// Every tag of the pipeline, sorted.
+        known: Vec<String>,
+    },
+
+    /// A `--types` value that no node of the pipeline has.
+    #[error("--types {node_type}: no node of pipeline '{pipeline}' has type '{node_type}'")]
+    UnknownNodeType {
+        /// The pipeline.
+        pipeline: String,
+        /// The type.
+        node_type: String,
+        /// The closest type of the pipeline.
+        suggestion: Option<String>,
+        /// Every type of the pipeline, sorted.
+        known: Vec<String>,
+    },
+
+    /// The node selection flags together select nothing.
+    #[error("the selection {selection} matches no node of pipeline '{pipeline}'")]
+    EmptySelection {
+        /// The pipeline.
+        pipeline: String,
+        /// The flags (`--nodes a --tags t`).
+        selection: String,
+    },
+
+    /// `resume` without a recorded run of the pipeline.
+    #[error("pipeline '{pipeline}' has no recorded run to resume")]
+    NoPreviousRun {
+        /// The pipeline.
+        pipeline: String,
+    },
+
+    /// `resume` when the last run left nothing to do.
+    #[error(
+        "nothing to resume: every node of run {run_id} of pipeline '{pipeline}' completed ({status})"
+    )]
+    NothingToResume {
+        /// The pipeline.
+        pipeline: String,
+        /// The last run.
+        run_id: String,
+        /// How it ended.
+        status: String,
+    },
+
+    /// An incremental run has nodes to run but was given no executor.
+    #[error("pipeline '{pipeline}': {nodes} node(s) to run but no executor was given")]
+    ExecutorRequired {
+        /// The pipeline.
+        pipeline: String,
+        /// Nodes to run.
+        nodes: usize,
+    },
+
+    /// A file of the project's `.tauro/` state could not be locked, read or written.
+    #[error("cannot {action} {}", path.display())]
+    StateFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// `lock`, `write`, `serialise`.
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A pipeline run did not succeed (see [`crate::RunReport::into_result`]).
     #[error("pipeline '{pipeline}' {status}: {reason}")]
     RunFailed {
@@ -325,6 +403,13 @@ impl Error {
             | Self::NodeNotRegistered { .. }
             | Self::NodeAlreadyRegistered { .. }
             | Self::InvalidTransition { .. }
+            | Self::UnknownTag { .. }
+            | Self::UnknownNodeType { .. }
+            | Self::EmptySelection { .. }
+            | Self::NoPreviousRun { .. }
+            | Self::NothingToResume { .. }
+            | Self::ExecutorRequired { .. }
+            | Self::StateFile { .. }
             | Self::RunFailed { .. } => None,
         }
     }
@@ -356,6 +441,13 @@ impl Error {
             Self::NodeNotRegistered { .. } => "NODE_NOT_REGISTERED",
             Self::NodeAlreadyRegistered { .. } => "NODE_ALREADY_REGISTERED",
             Self::InvalidTransition { .. } => "INVALID_TRANSITION",
+            Self::UnknownTag { .. } => "UNKNOWN_TAG",
+            Self::UnknownNodeType { .. } => "UNKNOWN_NODE_TYPE",
+            Self::EmptySelection { .. } => "EMPTY_SELECTION",
+            Self::NoPreviousRun { .. } => "NO_PREVIOUS_RUN",
+            Self::NothingToResume { .. } => "NOTHING_TO_RESUME",
+            Self::ExecutorRequired { .. } => "EXECUTOR_REQUIRED",
+            Self::StateFile { .. } => "STATE_FILE",
             Self::RunFailed { .. } => "RUN_FAILED",
         };
         own.to_string()
@@ -377,7 +469,12 @@ impl Error {
             | Self::DatesRequired { .. }
             | Self::ViewNameClash { .. }
             | Self::DuplicateFunction { .. }
-            | Self::InvalidParam { .. } => true,
+            | Self::InvalidParam { .. }
+            | Self::UnknownTag { .. }
+            | Self::UnknownNodeType { .. }
+            | Self::EmptySelection { .. }
+            | Self::NoPreviousRun { .. }
+            | Self::NothingToResume { .. } => true,
             Self::OutputMismatch { .. }
             | Self::StatementParameters { .. }
             | Self::Function { .. }
@@ -388,6 +485,8 @@ impl Error {
             | Self::NodeNotRegistered { .. }
             | Self::NodeAlreadyRegistered { .. }
             | Self::InvalidTransition { .. }
+            | Self::ExecutorRequired { .. }
+            | Self::StateFile { .. }
             | Self::RunFailed { .. } => false,
         }
     }
@@ -496,8 +595,33 @@ impl Error {
                  `circuit_breaker_threshold` (0 disables the breaker)"
                     .to_string(),
             ),
+            Self::UnknownTag {
+                suggestion, known, ..
+            }
+            | Self::UnknownNodeType {
+                suggestion, known, ..
+            } => Some(match suggestion {
+                Some(s) => format!("did you mean '{s}'?"),
+                None if known.is_empty() => "no node of the pipeline has any".to_string(),
+                None => format!("known: {}", known.join(", ")),
+            }),
+            Self::EmptySelection { .. } => Some(
+                "--nodes, --tags and --types intersect, then --exclude-tags removes; \
+                 loosen one of them"
+                    .to_string(),
+            ),
+            Self::NoPreviousRun { .. } => Some("run `exec` first".to_string()),
+            Self::NothingToResume { .. } => {
+                Some("run `exec` for an incremental run of what changed".to_string())
+            }
+            Self::StateFile { .. } => Some(
+                "check the permissions of the project's .tauro directory (or delete a \
+                 corrupt file there: the next run rebuilds it)"
+                    .to_string(),
+            ),
             Self::DuplicateFunction { .. }
             | Self::InvalidParam { .. }
+            | Self::ExecutorRequired { .. }
             | Self::OutputMismatch { .. }
             | Self::Function { .. }
             | Self::Cancelled { .. }

@@ -11,6 +11,10 @@
 //! - [`SparkNodeRunner`] is the runner for Spark Connect: each attempt gets its own session,
 //!   loads inputs as temp views, runs SQL (`:start_date`/`:end_date` bound as parameters) or
 //!   a [`NodeFunction`] from a [`NodeRegistry`], and writes every output.
+//! - [`IncrementalRun`] runs only what changed: a [`Planner`] compares node fingerprints with
+//!   the project's `.tauro/run_state.json` and decides RUN / CACHED / SKIP per node (with
+//!   `--full`, selections ([`SelectionSpec`]) and resume); the manifest of each run is kept in
+//!   `.tauro/manifest.json`.
 //!
 //! ```ignore
 //! use std::sync::Arc;
@@ -31,11 +35,15 @@ mod command;
 mod error;
 mod events;
 mod executor;
+mod hooks;
+mod incremental;
+mod lineage;
 mod names;
 mod registry;
 mod report;
 mod resolver;
 mod retry;
+mod run_id;
 mod runner;
 mod selection;
 mod spark_runner;
@@ -46,13 +54,32 @@ mod validator;
 
 pub use command::NodeCommand;
 pub use error::{BoxError, Error, Result};
-pub use events::{CallbackSink, ProgressEvent, ProgressSink};
+pub use events::{CallbackSink, ProgressEvent, ProgressSink, RunInfo};
 pub use executor::Executor;
+pub use hooks::{
+    BusOptions, BusReport, CommandHook, EventBus, EventHook, EventKind, FanoutSink, FileHook,
+    FnHook, HookOptions, HookReport, HttpHook, LifecycleEvent, MetricsHook, NodeSummary,
+    RunSummary, SummaryHook, render_prometheus,
+};
+pub use incremental::{
+    EdgeRef, Fingerprint, FingerprintParts, IncrementalRun, LastRun, LastRunStatus, LoadedManifest,
+    LoadedState, MANIFEST_VERSION, ManifestDiff, ManifestEdge, ManifestEdgeKind, ManifestNode,
+    ModifiedNode, NodeKind, NodeRunState, PipelineManifest, PipelineRunState, Plan, PlanAction,
+    PlanCounts, PlanMode, PlanReason, PlannedNode, Planner, ProjectManifest, RUN_STATE_VERSION,
+    RunState, SelectionSpec, StateDir, StateWarning, StateWriter, StoredError, StoredWindow,
+};
+pub use lineage::{
+    AttemptTimings, DatasetKind, DatasetLineage, LINEAGE_SCHEMA_VERSION, LineageEntry,
+    LineageOptions, LineageStoreError, LineageSummary, LineageWriter, NodeLineage, NodeRecord,
+    OpenLineageHook, OpenLineageTarget, RecordedError, RowsSource, RunLineage, SchemaDiff,
+    SchemaField, TypeChange, list_lineage, openlineage_run_id, read_lineage, write_lineage,
+};
 pub use names::view_name;
 pub use registry::{BoxFuture, NodeContext, NodeFunction, NodeOutput, NodeRegistry};
 pub use report::{NodeError, NodeResult, RunReport, RunStatus, StopReason};
 pub use resolver::{DependencyGraph, DependencyResolver, EdgeKind};
 pub use retry::RetryPolicy;
+pub use run_id::{is_valid_run_id, new_run_id};
 pub use runner::{NodeJob, NodeOutcome, NodeRunner, WrittenOutput};
 pub use selection::NodeSelection;
 pub use spark_runner::SparkNodeRunner;

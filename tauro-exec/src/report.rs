@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
+use crate::lineage::NodeLineage;
 use crate::runner::WrittenOutput;
 use crate::state::NodeStatus;
 
@@ -122,11 +123,19 @@ pub struct NodeResult {
     pub outputs: Vec<WrittenOutput>,
     /// The last error, for failed (and timed-out or cancelled) nodes.
     pub error: Option<NodeError>,
+    /// What the successful attempt read and wrote (schemas, rows, samples), when the runner
+    /// tracks lineage ([`crate::SparkNodeRunner`] does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<NodeLineage>,
 }
 
 /// The result of a pipeline run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// The run's id: `<UTC yyyymmddThhmmssZ>-<6 hex>` unless set with
+    /// [`crate::Executor::with_run_id`]. Names the lineage file
+    /// (`.tauro/lineage/<run_id>.json`) and is in every lifecycle event.
+    pub run_id: String,
     /// The pipeline.
     pub pipeline: String,
     /// How it ended.

@@ -8,6 +8,7 @@ use tauro_config::{Context, DateWindow, NodeConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Result;
+use crate::lineage::NodeLineage;
 use crate::registry::{BoxFuture, NodeRegistry};
 
 /// One attempt of one node, as handed to a [`NodeRunner`].
@@ -119,6 +120,9 @@ impl From<tauro_io::WriteReport> for WrittenOutput {
 pub struct NodeOutcome {
     /// The outputs written, in the node's `output` order.
     pub outputs: Vec<WrittenOutput>,
+    /// What the attempt read and wrote, when the runner tracks lineage (becomes
+    /// [`crate::NodeResult::lineage`]).
+    pub lineage: Option<NodeLineage>,
 }
 
 impl NodeOutcome {

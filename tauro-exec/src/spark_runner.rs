@@ -12,7 +12,10 @@
 //!    (never spliced into the text), or the registered function with the input frames;
 //! 3. writes the result to every output with `OutputManager`, one after the other (a SQL
 //!    node with several outputs computes its query once per output). A SQL node without
-//!    outputs is run as a statement (DDL/DML), for now without date parameters.
+//!    outputs is run as a statement (DDL/DML), for now without date parameters;
+//! 4. records the attempt's lineage ([`LineageOptions`]): input schemas (from the loads'
+//!    analyses), output schemas (one `AnalyzePlan` per output frame, after the writes), the
+//!    rows written, optional samples; it becomes [`crate::NodeResult::lineage`].
 //!
 //! When the attempt's cancel token fires (timeout, Ctrl-C, circuit breaker), the session is
 //! cancelled (its interrupt tag), the interrupted action is awaited (bounded), and the
@@ -27,6 +30,7 @@ use tauro_io::{Frame, InputLoader, OutputManager, Session, SparkEngine, SqlValue
 
 use crate::command::NodeCommand;
 use crate::error::{Error, Result};
+use crate::lineage::{LineageCapture, LineageOptions};
 use crate::names::{closest, input_views};
 use crate::registry::{BoxFuture, NodeContext, NodeOutput, NodeRegistry};
 use crate::runner::{NodeJob, NodeOutcome, NodeRunner, WrittenOutput};
@@ -40,6 +44,7 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(15);
 pub struct SparkNodeRunner {
     engine: SparkEngine,
     registry: Arc<NodeRegistry>,
+    lineage: LineageOptions,
 }
 
 impl SparkNodeRunner {
@@ -49,7 +54,21 @@ impl SparkNodeRunner {
         Self {
             engine,
             registry: registry.into(),
+            lineage: LineageOptions::default(),
         }
+    }
+
+    /// What lineage each attempt records (default: schemas and rows, no samples).
+    pub fn with_lineage(mut self, options: LineageOptions) -> Self {
+        self.lineage = options;
+        self
+    }
+
+    /// Samples `n` rows of every input and output into the lineage (`--track sample`);
+    /// 0 turns sampling off. Each sample is a small `LIMIT n` job.
+    pub fn with_sample_rows(mut self, n: usize) -> Self {
+        self.lineage.sample_rows = n;
+        self
     }
 
     /// The engine.
@@ -65,7 +84,7 @@ impl SparkNodeRunner {
             () = cancel.cancelled() => return Err(Error::Cancelled { node }),
         };
         let guard = InterruptOnDrop(Some(session.clone()));
-        let work = run_node(&self.registry, &job, &session);
+        let work = run_node(&self.registry, self.lineage, &job, &session);
         tokio::pin!(work);
         let result = tokio::select! {
             result = &mut work => result,
@@ -107,18 +126,22 @@ pub(crate) fn date_params(window: Option<DateWindow>) -> Vec<(String, SqlValue)>
 
 async fn run_node(
     registry: &NodeRegistry,
+    lineage: LineageOptions,
     job: &NodeJob,
     session: &Session,
 ) -> Result<NodeOutcome> {
     let ctx = &**job.context();
     let node = job.node();
+    let mut capture = LineageCapture::new(lineage, ctx, job.attempt());
     let loader = InputLoader::new(ctx, session);
     let mut frames = Vec::with_capacity(node.input.len());
     for (input, view) in input_views(node)? {
         let frame = loader.load(input, job.window()).await?;
         frame.create_temp_view(&view).await?;
+        capture.input(input, &frame);
         frames.push(frame);
     }
+    capture.inputs_loaded();
     let output = match NodeCommand::from_node(node) {
         NodeCommand::Sql { text, .. } if node.output.is_empty() => {
             run_statement(session, node, &text, job.window()).await?;
@@ -141,7 +164,9 @@ async fn run_node(
             function.call(nctx, frames).await?
         }
     };
-    write_outputs(job, node, session, output).await
+    let mut outcome = write_outputs(job, node, session, output, &mut capture).await?;
+    outcome.lineage = capture.finish().await;
+    Ok(outcome)
 }
 
 /// A SQL node without outputs: a statement (DDL/DML), run to completion.
@@ -173,7 +198,10 @@ async fn write_outputs(
     node: &NodeConfig,
     session: &Session,
     output: NodeOutput,
+    capture: &mut LineageCapture<'_>,
 ) -> Result<NodeOutcome> {
+    // One frame written to every output: its schema is read once.
+    let shared = matches!(output, NodeOutput::Frame(_));
     let targets: Vec<(&str, Frame)> = match output {
         NodeOutput::Frame(_) if node.output.is_empty() => {
             return Err(mismatch(
@@ -217,12 +245,17 @@ async fn write_outputs(
     };
     let writer = OutputManager::new(job.context(), session);
     let mut outputs = Vec::with_capacity(targets.len());
-    for (name, frame) in targets {
+    for (i, (name, frame)) in targets.into_iter().enumerate() {
         let report = writer.write(name, &frame, job.window()).await?;
         tracing::debug!(node = %node.name, output = %name, rows = ?report.rows, "output written");
-        outputs.push(WrittenOutput::from(report));
+        let written = WrittenOutput::from(report);
+        capture.output(&frame, shared && i > 0, &written);
+        outputs.push(written);
     }
-    Ok(NodeOutcome { outputs })
+    Ok(NodeOutcome {
+        outputs,
+        lineage: None,
+    })
 }
 
 fn mismatch(node: &NodeConfig, reason: &str) -> Error {

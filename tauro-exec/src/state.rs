@@ -9,13 +9,13 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::resolver::DependencyGraph;
 
 /// Status of one node in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeStatus {
     /// Not started yet.
@@ -32,14 +32,17 @@ pub enum NodeStatus {
     Cancelled,
     /// Not run because an upstream node failed or was skipped.
     Skipped,
+    /// Not run: an incremental run kept its output from an earlier run (reports only; the
+    /// scheduler never uses it).
+    Cached,
 }
 
 impl NodeStatus {
-    /// True for `completed`, `failed`, `skipped` and `cancelled`.
+    /// True for `completed`, `failed`, `skipped`, `cancelled` and `cached`.
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Self::Completed | Self::Failed | Self::Skipped | Self::Cancelled
+            Self::Completed | Self::Failed | Self::Skipped | Self::Cancelled | Self::Cached
         )
     }
 
@@ -53,6 +56,7 @@ impl NodeStatus {
             Self::Retrying => "retrying",
             Self::Cancelled => "cancelled",
             Self::Skipped => "skipped",
+            Self::Cached => "cached",
         }
     }
 

@@ -75,6 +75,8 @@ pub(crate) fn global() -> GlobalSettings {
         node_timeout: None,
         circuit_breaker_threshold: 5,
         continue_on_error: false,
+        hooks: Vec::new(),
+        lineage: Default::default(),
         extra: IndexMap::new(),
     }
 }

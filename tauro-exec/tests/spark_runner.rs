@@ -19,6 +19,11 @@ use tauro_config::{
 use tauro_exec::{Executor, NodeRegistry, NodeSelection, NodeStatus, RunStatus, SparkNodeRunner};
 use tauro_io::{EngineOptions, SparkEngine};
 
+#[path = "spark_runner/incremental.rs"]
+mod incremental;
+#[path = "spark_runner/lineage.rs"]
+mod lineage;
+
 async fn engine() -> Option<SparkEngine> {
     let remote = match std::env::var("TAURO_SPARK_REMOTE") {
         Ok(r) if !r.trim().is_empty() => r,
@@ -139,6 +144,8 @@ fn project(dir: &Path, nodes: Vec<NodeConfig>, inputs: Vec<InputConfig>) -> Cont
             node_timeout: None,
             circuit_breaker_threshold: 5,
             continue_on_error: false,
+            hooks: Vec::new(),
+            lineage: Default::default(),
             extra: IndexMap::new(),
         },
         pipelines: IndexMap::from([("p".to_string(), pipeline)]),

@@ -5,8 +5,11 @@
 )]
 
 use std::fmt;
+use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use spark_connect::DataFrame;
+use spark_connect::types::DataType;
 
 use crate::error::{Error, Result};
 use crate::session::Session;
@@ -17,6 +20,41 @@ use crate::session::Session;
 pub struct Frame {
     session: Session,
     df: DataFrame,
+    /// The schema, when an analysis of this plan (or of one with the same columns) already
+    /// returned it (e.g. the load of an input): [`Frame::schema_fields`] then asks no one.
+    schema: Option<Arc<[SchemaField]>>,
+}
+
+/// One column of a frame's schema, as Spark's analysis reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaField {
+    /// The column name.
+    pub name: String,
+    /// Spark's simple type string: `bigint`, `string`, `decimal(10,2)`, `array<int>`,
+    /// `struct<a:int,b:string>`, ...
+    #[serde(rename = "type")]
+    pub data_type: String,
+    /// Whether the column may hold nulls.
+    pub nullable: bool,
+}
+
+/// The fields of a top-level struct type (a frame's schema always is one).
+pub(crate) fn fields_of(schema: &DataType) -> Vec<SchemaField> {
+    match schema {
+        DataType::Struct { fields } => fields
+            .iter()
+            .map(|f| SchemaField {
+                name: f.name.clone(),
+                data_type: f.data_type.simple_string(),
+                nullable: f.nullable,
+            })
+            .collect(),
+        other => vec![SchemaField {
+            name: "value".into(),
+            data_type: other.simple_string(),
+            nullable: true,
+        }],
+    }
 }
 
 impl fmt::Debug for Frame {
@@ -29,7 +67,26 @@ impl fmt::Debug for Frame {
 
 impl Frame {
     pub(crate) fn new(session: Session, df: DataFrame) -> Self {
-        Self { session, df }
+        Self {
+            session,
+            df,
+            schema: None,
+        }
+    }
+
+    /// The same frame, remembering its schema (from an analysis the caller already ran).
+    pub(crate) fn with_known_schema(mut self, fields: Vec<SchemaField>) -> Self {
+        self.schema = Some(fields.into());
+        self
+    }
+
+    /// A frame over `df` with the same columns as this one (filter, limit).
+    fn same_columns(&self, df: DataFrame) -> Frame {
+        Frame {
+            session: self.session.clone(),
+            df,
+            schema: self.schema.clone(),
+        }
     }
 
     pub(crate) fn df(&self) -> &DataFrame {
@@ -52,6 +109,18 @@ impl Frame {
     pub async fn columns(&self) -> Result<Vec<String>> {
         let df = self.df.clone();
         self.session.run("read schema", move || df.columns()).await
+    }
+
+    /// The schema as (name, type, nullable) fields: one `AnalyzePlan` request (no job unless
+    /// schema inference needs one), or none when the schema is already known (frames of
+    /// [`crate::InputLoader`] remember the schema their load analysed).
+    pub async fn schema_fields(&self) -> Result<Vec<SchemaField>> {
+        if let Some(known) = &self.schema {
+            return Ok(known.to_vec());
+        }
+        let df = self.df.clone();
+        let schema = self.session.run("read schema", move || df.schema()).await?;
+        Ok(fields_of(&schema))
     }
 
     /// The schema as a DDL string, e.g. `id int,name string`.
@@ -92,8 +161,7 @@ impl Frame {
 
     /// Rows matching a SQL predicate (lazy).
     pub fn filter(&self, predicate_sql: &str) -> Frame {
-        Frame::new(
-            self.session.clone(),
+        self.same_columns(
             self.df
                 .filter(spark_connect::functions::expr(predicate_sql)),
         )
@@ -108,9 +176,6 @@ impl Frame {
 
     /// At most `n` rows (lazy).
     pub fn limit(&self, n: usize) -> Frame {
-        Frame::new(
-            self.session.clone(),
-            self.df.limit(i32::try_from(n).unwrap_or(i32::MAX)),
-        )
+        self.same_columns(self.df.limit(i32::try_from(n).unwrap_or(i32::MAX)))
     }
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use tauro_config::{Context, DataFormat, DateWindow, InputConfig, OutputConfig};
 
 use crate::error::{Error, Result};
-use crate::frame::Frame;
+use crate::frame::{Frame, fields_of};
 use crate::session::Session;
 use crate::sql::{date_between, format_name, validate_query};
 
@@ -61,18 +61,20 @@ impl<'a> InputLoader<'a> {
                 self.read_path(format, path, input.schema.as_deref(), options)
             }
         };
-        let columns = frame
+        let schema = frame
             .session()
             .run_with_format(
                 format!("load input `{name}`"),
                 input.format.spark_source(),
                 {
                     let df = frame.df().clone();
-                    move || df.columns()
+                    move || df.schema()
                 },
             )
             .await?;
-        let mut frame = frame;
+        let fields = fields_of(&schema);
+        let columns: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+        let mut frame = frame.with_known_schema(fields.clone());
         if let (Some(column), Some(window)) = (&input.date_column, window) {
             if !columns.iter().any(|c| c.eq_ignore_ascii_case(column)) {
                 return Err(Error::InvalidValue {
@@ -128,15 +130,15 @@ impl<'a> InputLoader<'a> {
             }
         };
         let df = frame.df().clone();
-        frame
+        let schema = frame
             .session()
             .run_with_format(
                 format!("read back output `{name}`"),
                 output.format.spark_source(),
-                move || df.columns(),
+                move || df.schema(),
             )
             .await?;
-        Ok(frame)
+        Ok(frame.with_known_schema(fields_of(&schema)))
     }
 
     fn read_path(

@@ -46,7 +46,7 @@ pub mod warm;
 
 pub use engine::{EngineOptions, SparkEngine};
 pub use error::{Error, Result, SparkFailure};
-pub use frame::Frame;
+pub use frame::{Frame, SchemaField};
 pub use input::InputLoader;
 pub use local::{LocalServer, LocalServerOptions, default_state_dir};
 pub use output::{OutputManager, WriteReport};

@@ -44,7 +44,9 @@ async fn custom_function_retries_then_succeeds_on_spark() {
     };
     let out = tempfile::tempdir().unwrap();
     let ctx = Arc::new(project(out.path()));
-    let engine = SparkEngine::connect(&remote, EngineOptions::default()).await.unwrap();
+    let engine = SparkEngine::connect(&remote, EngineOptions::default())
+        .await
+        .unwrap();
 
     // Fails on its first attempt (a transient error), then filters its input.
     let calls = Arc::new(AtomicU32::new(0));
@@ -60,7 +62,9 @@ async fn custom_function_retries_then_succeeds_on_spark() {
                 }
                 let min: i64 = ctx.required_param("min_quantity")?;
                 let orders = inputs.into_iter().next().expect("one input");
-                Ok(NodeOutput::frame(orders.filter(&format!("quantity >= {min}"))))
+                Ok(NodeOutput::frame(
+                    orders.filter(&format!("quantity >= {min}")),
+                ))
             }
         })
         .unwrap();
@@ -79,7 +83,10 @@ async fn custom_function_retries_then_succeeds_on_spark() {
 
     let session = engine.new_session().await.unwrap();
     let summary = session
-        .sql(&format!("SELECT n FROM json.`{}`", out.path().join("summary").display()))
+        .sql(&format!(
+            "SELECT n FROM json.`{}`",
+            out.path().join("summary").display()
+        ))
         .await
         .unwrap()
         .collect_json(1)

@@ -4,7 +4,10 @@
 use integration_tests::{Project, tauro, workspace_root};
 
 fn example() -> String {
-    workspace_root().join("examples/daily_etl").display().to_string()
+    workspace_root()
+        .join("examples/daily_etl")
+        .display()
+        .to_string()
 }
 
 fn settings() -> insta::Settings {
@@ -12,7 +15,10 @@ fn settings() -> insta::Settings {
     settings.set_snapshot_path("../snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[TMP]");
-    settings.add_filter(&regex_escape(&workspace_root().display().to_string()), "[ROOT]");
+    settings.add_filter(
+        &regex_escape(&workspace_root().display().to_string()),
+        "[ROOT]",
+    );
     settings
 }
 
@@ -37,7 +43,10 @@ fn list_pipelines() {
 
 #[test]
 fn list_nodes_in_execution_order() {
-    let run = tauro(&["list", "--project", &example(), "--pipeline", "daily_etl"], &[]);
+    let run = tauro(
+        &["list", "--project", &example(), "--pipeline", "daily_etl"],
+        &[],
+    );
     assert_eq!(run.code, 0, "{run:?}");
     settings().bind(|| insta::assert_snapshot!("list_daily_etl", run.stdout));
 }
@@ -45,7 +54,18 @@ fn list_nodes_in_execution_order() {
 #[test]
 fn graph_mermaid_and_dot() {
     let mermaid = tauro(&["graph", "--project", &example(), "-p", "daily_etl"], &[]);
-    let dot = tauro(&["graph", "--project", &example(), "-p", "daily_etl", "--format", "dot"], &[]);
+    let dot = tauro(
+        &[
+            "graph",
+            "--project",
+            &example(),
+            "-p",
+            "daily_etl",
+            "--format",
+            "dot",
+        ],
+        &[],
+    );
     assert_eq!(mermaid.code, 0, "{mermaid:?}");
     assert_eq!(dot.code, 0, "{dot:?}");
     settings().bind(|| {

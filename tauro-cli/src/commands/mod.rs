@@ -1,7 +1,12 @@
-//! One module per subcommand.
+//! One module per subcommand, plus what `exec` and `resume` share.
 
 pub mod exec;
 pub mod graph;
+pub mod lineage;
 pub mod list;
+pub mod plan;
+pub mod progress;
+pub mod resume;
+pub mod run;
 pub mod spark;
 pub mod validate;

@@ -66,6 +66,7 @@ pub struct Executor {
     cancel: CancellationToken,
     sink: Option<Arc<dyn ProgressSink>>,
     cancel_grace: Duration,
+    run_id: Option<String>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -77,6 +78,7 @@ impl std::fmt::Debug for Executor {
             .field("node_timeout", &self.node_timeout)
             .field("breaker_threshold", &self.breaker_threshold)
             .field("cancel_grace", &self.cancel_grace)
+            .field("run_id", &self.run_id)
             .finish_non_exhaustive()
     }
 }
@@ -99,7 +101,15 @@ impl Executor {
             cancel: CancellationToken::new(),
             sink: None,
             cancel_grace: Duration::from_secs(30),
+            run_id: None,
         }
+    }
+
+    /// The id of the runs of this executor (default: a new id per run, see
+    /// [`crate::new_run_id`]). An executor reused for several runs gives each this id.
+    pub fn with_run_id(mut self, run_id: impl Into<String>) -> Self {
+        self.run_id = Some(run_id.into());
+        self
     }
 
     /// At most `n` node attempts at a time (at least 1).
@@ -144,6 +154,12 @@ impl Executor {
         self
     }
 
+    /// The sink set with [`with_events`](Self::with_events), if any (wrappers such as
+    /// [`crate::IncrementalRun`] chain it with their own).
+    pub fn events(&self) -> Option<Arc<dyn ProgressSink>> {
+        self.sink.clone()
+    }
+
     /// How long cancelled attempts get to wind down before they are aborted (default 30 s).
     pub fn with_cancel_grace(mut self, grace: Duration) -> Self {
         self.cancel_grace = grace;
@@ -175,6 +191,10 @@ impl Executor {
             settings,
             cancel: self.cancel.clone(),
             sink: self.sink.clone(),
+            run_id: self
+                .run_id
+                .clone()
+                .unwrap_or_else(crate::run_id::new_run_id),
         };
         // The scheduling loop runs as a task of its own (owned by this future: dropping the
         // future aborts it), so that it sits on a runtime worker next to the attempts it

@@ -12,7 +12,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-use crate::events::{Emitter, ProgressEvent, ProgressSink};
+use crate::events::{Emitter, ProgressEvent, ProgressSink, RunInfo};
+use crate::lineage::NodeLineage;
 use crate::report::{NodeError, NodeResult, RunReport, RunStatus, StopReason};
 use crate::retry::RetryPolicy;
 use crate::runner::{NodeJob, NodeOutcome, NodeRunner, WrittenOutput, total_rows};
@@ -36,6 +37,7 @@ pub(crate) struct Run {
     pub(crate) settings: Settings,
     pub(crate) cancel: CancellationToken,
     pub(crate) sink: Option<Arc<dyn ProgressSink>>,
+    pub(crate) run_id: String,
 }
 
 /// Per-node bookkeeping besides the state machine.
@@ -48,6 +50,7 @@ struct Track {
     started: Option<Instant>,
     outputs: Vec<WrittenOutput>,
     error: Option<NodeError>,
+    lineage: Option<NodeLineage>,
 }
 
 /// The mutable part of a run.
@@ -106,12 +109,16 @@ impl Run {
                 started: None,
                 outputs: Vec::new(),
                 error: None,
+                lineage: None,
             });
         }
         let n = state.len();
         let mut lp = Loop {
             run: self,
-            emitter: Emitter::new(self.sink.as_deref()),
+            emitter: Emitter::new(
+                self.sink.as_deref(),
+                RunInfo::new(self.run_id.clone(), graph.pipeline()).started_at(started_at),
+            ),
             pipeline: graph.pipeline().into(),
             window: validated.window(),
             remaining: (0..n).map(|i| state.dependency_count_at(i)).collect(),
@@ -148,8 +155,10 @@ impl Run {
             pipeline: graph.pipeline().to_string(),
             status,
             duration,
+            stop_reason: lp.stop.clone(),
         });
         Ok(RunReport {
+            run_id: self.run_id.clone(),
             pipeline: graph.pipeline().to_string(),
             status,
             stop_reason: lp.stop,
@@ -300,6 +309,7 @@ impl Loop<'_> {
     fn on_success(&mut self, i: usize, outcome: NodeOutcome) {
         self.consecutive_failures = 0;
         self.tracks[i].outputs = outcome.outputs;
+        self.tracks[i].lineage = outcome.lineage;
         self.tracks[i].error = None;
         self.set(i, NodeStatus::Completed);
         self.finish(i);
@@ -406,6 +416,7 @@ impl Loop<'_> {
             rows_written,
             outputs,
             error: track.error.take(),
+            lineage: track.lineage.take(),
         };
         if self.emitter.is_active() {
             let event = ProgressEvent::NodeFinished(result.clone());

@@ -108,6 +108,7 @@ impl NodeRunner for Fake {
                         destination: format!("/tmp/{name}"),
                         rows: Some(7),
                     }],
+                    lineage: None,
                 }),
                 (false, true) => Err(Error::Cancelled { node: name }),
                 (false, false) => Err(Error::function(format!("{name} failed on purpose"))),
@@ -503,6 +504,7 @@ async fn events_cover_the_run() {
             ProgressEvent::NodeRetrying { node, .. } => format!("retrying {node}"),
             ProgressEvent::NodeFinished(r) => format!("finished {} {}", r.name, r.status),
             ProgressEvent::RunFinished { status, .. } => format!("run_finished {status}"),
+            other => format!("{other:?}"),
         });
     }
     assert_eq!(

@@ -190,6 +190,8 @@ pub fn context(inputs: Vec<InputConfig>, outputs: Vec<OutputConfig>) -> Context 
             node_timeout: None,
             circuit_breaker_threshold: 5,
             continue_on_error: false,
+            hooks: Vec::new(),
+            lineage: Default::default(),
             extra: IndexMap::new(),
         },
         pipelines: IndexMap::new(),

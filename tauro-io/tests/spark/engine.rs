@@ -59,6 +59,19 @@ async fn version_sql_schema_and_rows() {
         frame.schema_ddl().await.unwrap(),
         "id bigint NOT NULL,name string NOT NULL"
     );
+    let fields = frame.schema_fields().await.unwrap();
+    let described: Vec<(&str, &str, bool)> = fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.data_type.as_str(), f.nullable))
+        .collect();
+    assert_eq!(
+        described,
+        [("id", "bigint", false), ("name", "string", false)]
+    );
+    assert_eq!(
+        frame.filter("id > 1").schema_fields().await.unwrap(),
+        fields
+    );
     let rows = frame.filter("id >= 3").collect_json(10).await.unwrap();
     assert_eq!(
         rows,

@@ -49,6 +49,19 @@ async fn csv_with_header_inference_explicit_schema_and_options() {
         frame.schema_ddl().await.unwrap(),
         "id int,name string,amount double,sale_date date"
     );
+    // The load's analysis is remembered: the same fields, and they survive a filter.
+    let types: Vec<String> = frame
+        .filter("id > 1")
+        .schema_fields()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| format!("{} {}", f.name, f.data_type))
+        .collect();
+    assert_eq!(
+        types,
+        ["id int", "name string", "amount double", "sale_date date"]
+    );
     let frame = loader.load("semi", None).await.unwrap();
     assert_eq!(frame.columns().await.unwrap(), ["id", "name"]);
     assert_eq!(frame.count().await.unwrap(), 2);

@@ -1,0 +1,347 @@
+//! What `exec` and `resume` share: the incremental run, the engine, hooks and lineage, the
+//! summary. One code path, so retries and continue-on-error behave the same everywhere.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tauro_config::{Context, DateWindow};
+use tauro_exec::{
+    EventBus, Executor, FanoutSink, IncrementalRun, LineageOptions, NodeRegistry,
+    PipelineValidator, Plan, PlanAction, PlanReason, RetryPolicy, RunReport, SelectionSpec,
+    SparkNodeRunner,
+};
+use tauro_io::warm::{self, ResolvedRemote};
+use tauro_io::{EngineOptions, LocalServerOptions, SparkEngine};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{EngineArgs, OutputFormat, SelectArgs, Track, WindowArgs};
+use crate::commands::progress;
+use crate::error::CliError;
+use crate::render;
+
+/// A pipeline, window and selection, validated (no Spark needed).
+#[derive(Debug)]
+pub struct RunRequest {
+    /// The pipeline.
+    pub pipeline: String,
+    /// The effective window.
+    pub window: Option<DateWindow>,
+    /// `--nodes/--tags/--exclude-tags/--types`.
+    pub selection: SelectionSpec,
+    /// `--full`.
+    pub full: bool,
+}
+
+impl RunRequest {
+    /// Parses dates and checks the pipeline's graph, functions and window.
+    pub fn new(ctx: &Context, window: &WindowArgs, select: &SelectArgs) -> Result<Self, CliError> {
+        let pipeline = ctx.pipeline(&window.pipeline)?.name.clone();
+        let start = window
+            .start
+            .as_deref()
+            .map(tauro_config::parse_date)
+            .transpose()?;
+        let end = window
+            .end
+            .as_deref()
+            .map(tauro_config::parse_date)
+            .transpose()?;
+        let window = ctx.window_for(start, end)?;
+        let validated = PipelineValidator::new(ctx)
+            .with_registry(&registry())
+            .validate(&pipeline, &tauro_exec::NodeSelection::All, window)?;
+        Ok(Self {
+            pipeline,
+            window: validated.window(),
+            selection: SelectionSpec::from_args(
+                &select.nodes,
+                &select.tags,
+                &select.exclude_tags,
+                &select.types,
+            ),
+            full: select.full,
+        })
+    }
+}
+
+/// The node functions the CLI offers: the built-ins.
+pub fn registry() -> NodeRegistry {
+    NodeRegistry::with_builtins()
+}
+
+/// The incremental run of a request (state in `<project>/.tauro`).
+pub fn incremental(ctx: &Arc<Context>, request: &RunRequest) -> IncrementalRun {
+    IncrementalRun::new(Arc::clone(ctx), request.pipeline.clone())
+        .with_window(request.window)
+        .with_selection(request.selection.clone())
+        .with_full(request.full)
+}
+
+/// `--node X` (repeatable): exactly these nodes run, whatever changed; nothing else does.
+pub fn restrict(mut plan: Plan, only: &[String]) -> Result<Plan, CliError> {
+    if only.is_empty() {
+        return Ok(plan);
+    }
+    for name in only {
+        if plan.node(name).is_none() {
+            return Err(CliError::Usage {
+                message: format!(
+                    "--node {name}: pipeline '{}' has no such node",
+                    plan.pipeline
+                ),
+                hint: Some(format!(
+                    "its nodes: {}",
+                    plan.nodes
+                        .iter()
+                        .map(|n| n.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            });
+        }
+    }
+    for node in &mut plan.nodes {
+        if only.contains(&node.name) {
+            node.action = PlanAction::Run;
+            node.reason = PlanReason::Selected;
+        } else {
+            node.action = PlanAction::Skip;
+            node.reason = PlanReason::NotSelected;
+        }
+        node.detail = None;
+    }
+    Ok(plan)
+}
+
+/// Runs `plan` with `inc`: starts or reuses a Spark Connect server only when something runs,
+/// prints progress and the summary, writes lineage, flushes hooks, stops what it started.
+pub async fn execute(
+    ctx: &Arc<Context>,
+    inc: IncrementalRun,
+    plan: Plan,
+    engine: &EngineArgs,
+    output: OutputFormat,
+) -> Result<ExitCode, CliError> {
+    let human = output == OutputFormat::Human;
+    let run_id = tauro_exec::new_run_id();
+    let bus = EventBus::from_settings(ctx);
+    let mut sinks = FanoutSink::new().with(bus.clone());
+    if human {
+        sinks = sinks.with(progress::printer());
+    }
+    let inc = inc.with_run_id(run_id.clone()).with_events(sinks);
+
+    let mut server = None;
+    let result = if plan.needs_engine() {
+        let remote = engine
+            .remote
+            .clone()
+            .unwrap_or_else(|| ctx.global.spark.remote.clone());
+        let resolved = resolve_remote(ctx, &remote, human).await?;
+        server = resolved.server;
+        run_on_spark(ctx, &inc, plan, &resolved.remote, engine, &run_id).await
+    } else {
+        inc.execute(plan, None).await.map_err(CliError::from)
+    };
+
+    if let Some(server) = server {
+        if human {
+            eprintln!("stopping the local Spark Connect server …");
+        }
+        if let Err(e) = server.stop().await {
+            eprint!("{}", render::error_report(&e, e.hint().as_deref()));
+        }
+    }
+    let delivery = bus.flush(Duration::from_secs(5)).await;
+    if !delivery.complete {
+        tracing::warn!(?delivery, "some hook deliveries did not finish");
+    }
+    let (plan, report) = result?;
+    let lineage = if ctx.global.lineage.enabled && plan.needs_engine() {
+        match tauro_exec::write_lineage(ctx, &report) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                eprintln!("warning: could not write lineage: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+    match output {
+        OutputFormat::Human => {
+            print!("{}", summary(&report, ctx, plan.window));
+            if let Some(path) = &lineage {
+                println!(
+                    "lineage: {} (tauro-cli lineage show {})",
+                    path.strip_prefix(&ctx.project_dir)
+                        .unwrap_or(path)
+                        .display(),
+                    report.run_id
+                );
+            }
+        }
+        OutputFormat::Json => println!("{}", report_json(&report, ctx, &plan)),
+    }
+    if report.succeeded() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CliError::RunFailed {
+            pipeline: report.pipeline.clone(),
+            status: report.status.to_string(),
+            reason: report
+                .stop_reason
+                .as_ref()
+                .map_or_else(|| "some nodes failed".to_string(), ToString::to_string),
+        })
+    }
+}
+
+async fn resolve_remote(
+    ctx: &Context,
+    remote: &str,
+    human: bool,
+) -> Result<ResolvedRemote, CliError> {
+    let local = LocalServerOptions {
+        master: ctx.global.spark.local_master.clone(),
+        ..LocalServerOptions::default()
+    };
+    if human && remote.trim().eq_ignore_ascii_case("local") {
+        eprintln!("starting a local Spark Connect server (spark.remote: local) …");
+    }
+    let started = Instant::now();
+    let resolved = warm::resolve_local(remote, local).await?;
+    if human && resolved.server.is_some() {
+        eprintln!(
+            "Spark Connect server ready at {} in {}",
+            resolved.remote,
+            render::duration(started.elapsed())
+        );
+    }
+    Ok(resolved)
+}
+
+async fn run_on_spark(
+    ctx: &Arc<Context>,
+    inc: &IncrementalRun,
+    plan: Plan,
+    remote: &str,
+    args: &EngineArgs,
+    run_id: &str,
+) -> Result<(Plan, RunReport), CliError> {
+    let spark = &ctx.global.spark;
+    let options = EngineOptions {
+        connect_timeout: spark.connect_timeout,
+        action_timeout: spark.action_timeout,
+        session_conf: spark.config.clone(),
+    };
+    let engine = SparkEngine::connect(remote, options).await?;
+
+    let cancel = CancellationToken::new();
+    let ctrl_c = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: cancelling running Spark work …");
+                cancel.cancel();
+            }
+        }
+    });
+
+    let mut runner = SparkNodeRunner::new(engine, registry())
+        .with_lineage(LineageOptions::from_settings(&ctx.global.lineage));
+    if args.track.contains(&Track::Sample) && ctx.global.lineage.sample_rows == 0 {
+        runner = runner.with_sample_rows(5);
+    }
+    let mut executor = Executor::new(runner)
+        .with_cancel(cancel)
+        .with_run_id(run_id.to_string());
+    if let Some(n) = args.max_workers {
+        executor = executor.with_max_workers(n);
+    }
+    if let Some(retries) = args.retry {
+        executor =
+            executor.with_retry(RetryPolicy::from_settings(&ctx.global).with_max_retries(retries));
+    }
+    if args.continue_on_error {
+        executor = executor.with_continue_on_error(true);
+    }
+    let result = inc.execute(plan, Some(&executor)).await;
+    ctrl_c.abort();
+    Ok(result?)
+}
+
+fn window_text(window: Option<DateWindow>) -> String {
+    window.map_or_else(
+        || "no dates".to_string(),
+        |w| format!("{}..{}", w.start, w.end),
+    )
+}
+
+fn summary(report: &RunReport, ctx: &Context, window: Option<DateWindow>) -> String {
+    let rows: Vec<Vec<String>> = report
+        .nodes
+        .iter()
+        .map(|n| {
+            vec![
+                n.name.clone(),
+                n.status.to_string(),
+                n.attempts.to_string(),
+                n.duration.map(render::duration).unwrap_or_default(),
+                n.rows_written.map(render::count).unwrap_or_default(),
+                n.outputs
+                    .iter()
+                    .map(|o| o.destination.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    let mut out = format!(
+        "\npipeline {} {} in {} (window {}, env {}, run {}); {} rows written\n",
+        report.pipeline,
+        report.status,
+        render::duration(report.duration),
+        window_text(window),
+        ctx.env,
+        report.run_id,
+        render::count(report.rows_written()),
+    );
+    out.push_str(&render::table(
+        &["node", "status", "attempts", "duration", "rows", "outputs"],
+        &rows,
+    ));
+    if let Some(reason) = &report.stop_reason {
+        out.push_str(&format!("stopped: {reason}\n"));
+    }
+    out
+}
+
+fn report_json(report: &RunReport, ctx: &Context, plan: &Plan) -> serde_json::Value {
+    let mut value =
+        serde_json::to_value(report).unwrap_or_else(|e| json!({"error": e.to_string()}));
+    if let Some(map) = value.as_object_mut() {
+        map.insert("env".into(), json!(ctx.env));
+        map.insert(
+            "window".into(),
+            json!(plan.window.map(|w| json!({"start": w.start, "end": w.end}))),
+        );
+        map.insert("rows_written".into(), json!(report.rows_written()));
+        map.insert(
+            "plan".into(),
+            json!(
+                plan.nodes
+                    .iter()
+                    .map(|n| json!({"node": n.name, "action": n.action.label(),
+                                                     "reason": n.reason.as_str()}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    value
+}
