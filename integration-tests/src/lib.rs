@@ -154,3 +154,46 @@ impl Project {
         std::fs::write(path, text).expect("write data file");
     }
 }
+
+/// Copies a directory tree (the example project into a temp dir, say), skipping `out/` and
+/// `.tauro/`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create target dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let name = entry.file_name();
+        if name == "out" || name == ".tauro" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(&name));
+        } else {
+            std::fs::copy(&path, to.join(&name)).expect("copy file");
+        }
+    }
+}
+
+/// Rows of a dataset as Spark counts them (`format` is `parquet`, `json`, ...).
+pub fn spark_rows(remote: &str, format: &str, path: &Path) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // The Spark client blocks; run it off the runtime's thread.
+    let remote = remote.to_string();
+    let sql = format!("SELECT * FROM {format}.`{}`", path.display());
+    rt.block_on(async move {
+        let engine = tauro_io::SparkEngine::connect(&remote, tauro_io::EngineOptions::default())
+            .await
+            .expect("connect");
+        let session = engine.new_session().await.expect("session");
+        session
+            .sql(&sql)
+            .await
+            .expect("sql")
+            .count()
+            .await
+            .expect("count")
+    })
+}

@@ -10,6 +10,8 @@ mod embed;
 mod example;
 #[path = "e2e/failures.rs"]
 mod failures;
+#[path = "e2e/incremental.rs"]
+mod incremental;
 #[path = "e2e/layers.rs"]
 mod layers;
 #[path = "e2e/snapshots.rs"]

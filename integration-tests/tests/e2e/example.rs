@@ -3,18 +3,17 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use integration_tests::{spark_remote, tauro, workspace_root};
+use integration_tests::{copy_dir, spark_remote, tauro, workspace_root};
 use serde_json::Value;
 
-fn example() -> String {
-    workspace_root()
-        .join("examples/daily_etl")
-        .display()
-        .to_string()
-}
-
+/// Runs the example on a private copy of it (kept beside the outputs, so its `.tauro/`
+/// state belongs to this test) with outputs under `out`.
 fn exec(remote: &str, out: &Path, start: &str, end: &str) -> Value {
-    let project = example();
+    let project = out.join("project");
+    if !project.exists() {
+        copy_dir(&workspace_root().join("examples/daily_etl"), &project);
+    }
+    let project = project.display().to_string();
     let run = tauro(
         &[
             "--output",
@@ -30,6 +29,7 @@ fn exec(remote: &str, out: &Path, start: &str, end: &str) -> Value {
             end,
             "--remote",
             remote,
+            "--full",
         ],
         &[("DAILY_ETL_OUTPUT", &out.display().to_string())],
     );
@@ -37,17 +37,8 @@ fn exec(remote: &str, out: &Path, start: &str, end: &str) -> Value {
     run.json()
 }
 
-/// Rows in a parquet/json dataset, counted by Spark.
 fn rows(remote: &str, format: &str, path: &Path) -> u64 {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let engine = tauro_io::SparkEngine::connect(remote, tauro_io::EngineOptions::default())
-            .await
-            .unwrap();
-        let session = engine.new_session().await.unwrap();
-        let sql = format!("SELECT * FROM {format}.`{}`", path.display());
-        session.sql(&sql).await.unwrap().count().await.unwrap()
-    })
+    integration_tests::spark_rows(remote, format, path)
 }
 
 fn node<'a>(report: &'a Value, name: &str) -> &'a Value {

@@ -7,9 +7,9 @@ use tauro_exec::{CallbackSink, NodeStatus, ProgressEvent};
 
 use crate::render;
 
-/// A progress sink printing to stderr.
-pub fn printer() -> CallbackSink<impl Fn(&ProgressEvent) + Send + Sync> {
-    let total = AtomicUsize::new(0);
+/// A progress sink printing to stderr; `total` counts the nodes that run or are cached.
+pub fn printer(total: usize) -> CallbackSink<impl Fn(&ProgressEvent) + Send + Sync> {
+    let total = AtomicUsize::new(total);
     let done = AtomicUsize::new(0);
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let paint = move |word: &str, code: &str| {
@@ -21,7 +21,6 @@ pub fn printer() -> CallbackSink<impl Fn(&ProgressEvent) + Send + Sync> {
     };
     CallbackSink(move |event: &ProgressEvent| match event {
         ProgressEvent::RunStarted { pipeline, nodes } => {
-            total.store(*nodes, Ordering::Relaxed);
             if *nodes > 0 {
                 eprintln!("running pipeline {pipeline} ({nodes} nodes)");
             }

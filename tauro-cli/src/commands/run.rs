@@ -129,7 +129,8 @@ pub async fn execute(
     let bus = EventBus::from_settings(ctx);
     let mut sinks = FanoutSink::new().with(bus.clone());
     if human {
-        sinks = sinks.with(progress::printer());
+        let counts = plan.counts();
+        sinks = sinks.with(progress::printer(counts.run + counts.cached));
     }
     let inc = inc.with_run_id(run_id.clone()).with_events(sinks);
 
