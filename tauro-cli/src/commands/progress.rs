@@ -20,10 +20,8 @@ pub fn printer(total: usize) -> CallbackSink<impl Fn(&ProgressEvent) + Send + Sy
         }
     };
     CallbackSink(move |event: &ProgressEvent| match event {
-        ProgressEvent::RunStarted { pipeline, nodes } => {
-            if *nodes > 0 {
-                eprintln!("running pipeline {pipeline} ({nodes} nodes)");
-            }
+        ProgressEvent::RunStarted { pipeline, nodes } if *nodes > 0 => {
+            eprintln!("running pipeline {pipeline} ({nodes} nodes)");
         }
         ProgressEvent::NodeCached { node, reason } => {
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
