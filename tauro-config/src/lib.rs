@@ -68,6 +68,7 @@ mod parse;
 mod paths;
 mod pipelines;
 pub mod redact;
+mod streaming;
 mod suggest;
 mod tree;
 
@@ -80,6 +81,9 @@ pub use hooks::{
 };
 pub use load::{EnvSources, LoadOptions, Source, Sources, load_project};
 pub use model::*;
+pub use streaming::{
+    OutputMode, StreamTrigger, StreamingSettings, default_checkpoint, parse_interval,
+};
 
 /// The largest configuration document (or SQL file) accepted, in bytes.
 pub const MAX_DOCUMENT_BYTES: usize = parse::MAX_DOCUMENT_BYTES;

@@ -193,6 +193,8 @@ pub struct NodeConfig {
     pub timeout: Option<Duration>,
     /// `retries` override.
     pub retries: Option<u32>,
+    /// `streaming`: trigger, output mode, checkpoint, query name (streaming nodes only).
+    pub streaming: Option<crate::streaming::StreamingSettings>,
     /// Where the node was defined.
     pub location: Location,
 }

@@ -12,7 +12,7 @@ use crate::paths;
 use crate::suggest;
 use crate::tree::{Kind, Loc, Node};
 
-const KEYS: [&str; 17] = [
+const KEYS: [&str; 18] = [
     "input",
     "output",
     "dependencies",
@@ -28,6 +28,7 @@ const KEYS: [&str; 17] = [
     "type",
     "timeout",
     "retries",
+    "streaming",
     // Tauro's keys, accepted for compatibility: `module` is ignored (functions come from a
     // registry), `fail_fast` is checked to be a boolean.
     "module",
@@ -83,6 +84,9 @@ pub(crate) fn build(
             node_type: f.text("type", diags),
             timeout: f.seconds("timeout", false, diags),
             retries: f.count("retries", 0, diags),
+            streaming: f
+                .get("streaming")
+                .and_then(|e| crate::streaming::parse(name, e, diags)),
             location: location(entry.key_loc),
         };
         if let Some(compute) = compute(&f, name, project_dir, diags) {
@@ -356,6 +360,84 @@ mod tests {
                 "t.yaml:5: node 'a': `fail_fast` must be true or false, found 'maybe'",
                 "t.yaml:6: node 'a': every dependency must be a node name, found a number",
             ]
+        );
+    }
+}
+
+#[cfg(test)]
+mod streaming_tests {
+    use super::*;
+    use crate::diag::testing::{location, messages, yaml};
+    use crate::streaming::{OutputMode, StreamTrigger};
+
+    fn build_one(text: &str) -> (IndexMap<String, NodeConfig>, Vec<String>) {
+        let doc = yaml(text);
+        let known = Known {
+            nodes: ["s"].into_iter().collect(),
+            inputs: ["raw"].into_iter().collect(),
+            outputs: ["o"].into_iter().collect(),
+        };
+        let mut diags = Diags::default();
+        let out = build(&doc, &known, Path::new("/proj"), location, &mut diags);
+        (out, messages(diags))
+    }
+
+    #[test]
+    fn streaming_section_is_parsed() {
+        let (nodes, errors) = build_one(
+            "s:\n  input: raw\n  output: o\n  sql: SELECT * FROM raw\n  streaming:\n    trigger: {type: processing_time, interval: 5 seconds}\n    output_mode: update\n    checkpoint_location: /ck/s\n    query_name: q\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let s = nodes["s"].streaming.clone().unwrap_or_default();
+        assert_eq!(s.trigger, StreamTrigger::ProcessingTime("5 seconds".into()));
+        assert_eq!(s.output_mode, OutputMode::Update);
+        assert_eq!(s.checkpoint_location.as_deref(), Some("/ck/s"));
+        assert_eq!(s.query_name.as_deref(), Some("q"));
+
+        let (nodes, errors) =
+            build_one("s:\n  sql: SELECT 1\n  streaming:\n    trigger: available_now\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            nodes["s"].streaming.as_ref().map(|s| s.trigger.clone()),
+            Some(StreamTrigger::AvailableNow)
+        );
+        let (nodes, _) =
+            build_one("s:\n  sql: SELECT 1\n  streaming:\n    trigger: {type: continuous}\n");
+        assert_eq!(
+            nodes["s"].streaming.as_ref().map(|s| s.trigger.clone()),
+            Some(StreamTrigger::Continuous("1 second".into()))
+        );
+    }
+
+    #[test]
+    fn streaming_errors_name_the_line() {
+        let (_, errors) = build_one(
+            "s:\n  sql: SELECT 1\n  streaming:\n    trigger: {type: processing_time, interval: 5 weeks}\n",
+        );
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("t.yaml:4: node 's': invalid trigger interval '5 weeks'"),
+            "{errors:?}"
+        );
+        let (_, errors) =
+            build_one("s:\n  sql: SELECT 1\n  streaming:\n    trigger: avaliable_now\n");
+        assert!(
+            errors[0].starts_with("t.yaml:4: node 's': unknown trigger type 'avaliable_now'"),
+            "{errors:?}"
+        );
+        assert!(errors[0].contains("available_now"), "{errors:?}");
+        let (_, errors) = build_one(
+            "s:\n  sql: SELECT 1\n  streaming:\n    output_mode: all\n    checkpoint_location: rel/ck\n",
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("t.yaml:4: node 's': unknown output_mode 'all'"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1]
+                .starts_with("t.yaml:5: node 's': checkpoint_location 'rel/ck' must be absolute"),
+            "{errors:?}"
         );
     }
 }

@@ -60,6 +60,7 @@ fn node(i: usize) -> NodeConfig {
         node_type: None,
         timeout: None,
         retries: None,
+        streaming: None,
         location: Location {
             file: PathBuf::from("nodes.yml"),
             line: i + 1,

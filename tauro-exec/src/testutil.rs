@@ -37,6 +37,7 @@ pub(crate) fn node(name: &str) -> NodeConfig {
         node_type: None,
         timeout: None,
         retries: None,
+        streaming: None,
         location: loc(name.len()),
     }
 }

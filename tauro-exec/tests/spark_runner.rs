@@ -70,6 +70,7 @@ fn sql_node(name: &str, inputs: &[&str], outputs: &[&str], sql: &str) -> NodeCon
         node_type: None,
         timeout: None,
         retries: None,
+        streaming: None,
         location: loc("nodes.yml"),
     }
 }

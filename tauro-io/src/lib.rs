@@ -8,6 +8,8 @@
 //! - [`SparkEngine`] / [`Session`] / [`Frame`]: the async facade.
 //! - [`LocalServer`], [`find_spark_home`], [`warm`]: the embedded and warm local servers.
 //! - [`InputLoader`], [`OutputManager`]: datasets of a project's configuration.
+//! - [`Session::read_stream`], [`Frame::write_stream`], [`StreamingQuery`]: structured
+//!   streaming (sources, sinks, triggers, query control).
 //!
 //! Notes for callers:
 //! - Give each concurrently running node its own [`Session`] ([`SparkEngine::new_session`] is
@@ -42,6 +44,7 @@ mod process;
 mod session;
 mod spark_home;
 mod sql;
+mod streaming;
 pub mod warm;
 
 pub use engine::{EngineOptions, SparkEngine};
@@ -53,3 +56,6 @@ pub use output::{OutputManager, WriteReport};
 pub use probe::redact_remote;
 pub use session::{Session, SqlValue};
 pub use spark_home::{default_venv, find_spark_home};
+pub use streaming::{
+    QueryException, QueryStatus, SinkFormat, SourceFormat, StreamSink, StreamSource, StreamingQuery,
+};

@@ -1,0 +1,92 @@
+//! Errors of the streaming layer.
+
+use std::time::Duration;
+
+use tauro_config::Location;
+
+use crate::validator::StreamingIssue;
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Errors of the streaming layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The engine failed (Spark's error class and hint are kept).
+    #[error(transparent)]
+    Io(#[from] tauro_io::Error),
+
+    /// The streaming configuration breaks one or more rules; nothing was started.
+    #[error("{} streaming configuration error(s): {}", issues.len(), issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        /// Every problem found.
+        issues: Vec<StreamingIssue>,
+    },
+
+    /// No pipeline has this name.
+    #[error("pipeline '{name}' not found")]
+    UnknownPipeline {
+        /// The name asked for.
+        name: String,
+    },
+
+    /// No node has this name.
+    #[error("node '{name}' not found")]
+    UnknownNode {
+        /// The name asked for.
+        name: String,
+    },
+
+    /// No tracked query has this key.
+    #[error("no streaming query '{key}' is tracked")]
+    UnknownQuery {
+        /// The key asked for (`<pipeline>.<node>`).
+        key: String,
+    },
+
+    /// A query with this key is already running.
+    #[error("streaming query '{key}' is already running")]
+    AlreadyRunning {
+        /// The key (`<pipeline>.<node>`).
+        key: String,
+    },
+
+    /// A streaming node computes with something other than SQL.
+    #[error("node '{node}' ({}:{}): streaming nodes compute with `sql` or `sql_file`; function nodes are not supported yet", location.file.display(), location.line)]
+    UnsupportedCompute {
+        /// The node.
+        node: String,
+        /// Where it is defined.
+        location: Box<Location>,
+    },
+
+    /// A query did not stop within the timeout.
+    #[error("streaming query '{key}' did not stop within {}s", after.as_secs_f64())]
+    StopTimeout {
+        /// The key.
+        key: String,
+        /// The timeout.
+        after: Duration,
+    },
+}
+
+impl Error {
+    /// How to fix the problem, where we know.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Io(e) => e.hint(),
+            Self::UnknownQuery { .. } => {
+                Some("list the running queries with `tauro-cli stream status`".into())
+            }
+            Self::UnsupportedCompute { .. } => {
+                Some("express the transformation in SQL over the input views".into())
+            }
+            Self::Invalid { .. }
+            | Self::UnknownPipeline { .. }
+            | Self::UnknownNode { .. }
+            | Self::AlreadyRunning { .. }
+            | Self::StopTimeout { .. } => None,
+        }
+    }
+}
