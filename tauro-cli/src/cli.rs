@@ -156,6 +156,33 @@ pub struct ExecArgs {
     /// Print the plan and stop (same as `plan`).
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Streaming and hybrid pipelines: stop once every query has processed what is
+    /// available (the default when every streaming node has an available-now or once trigger).
+    #[arg(long)]
+    pub until_available: bool,
+
+    /// Streaming and hybrid pipelines: stop the queries after this long (`90`, `30s`, `5m`, `1h`).
+    #[arg(long, value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// `90` (seconds), `30s`, `5m`, `1h`.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |i| text.split_at(i));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration like 90, 30s, 5m or 1h"))?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" | "secs" | "seconds" => n,
+        "m" | "min" | "mins" | "minutes" => n * 60,
+        "h" | "hours" => n * 3600,
+        other => return Err(format!("unknown unit '{other}' (use s, m or h)")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// `plan` arguments.

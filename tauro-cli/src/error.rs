@@ -35,6 +35,9 @@ pub enum CliError {
     /// Validation or execution.
     #[error(transparent)]
     Exec(#[from] tauro_exec::Error),
+    /// Streaming: validation of streaming nodes, or starting and stopping their queries.
+    #[error(transparent)]
+    Stream(#[from] tauro_streaming::Error),
     /// The run finished unsuccessfully; the report has already been printed.
     #[error("pipeline '{pipeline}' {status}: {reason}")]
     RunFailed {
@@ -57,6 +60,9 @@ impl CliError {
             Self::Exec(e) if e.is_unreachable() => 3,
             Self::Exec(e) if e.is_validation() => 2,
             Self::Exec(_) => 1,
+            Self::Stream(e) if e.is_unreachable() => 3,
+            Self::Stream(e) if e.is_validation() => 2,
+            Self::Stream(_) => 1,
             Self::RunFailed { .. } => 1,
         }
     }
@@ -72,6 +78,7 @@ impl CliError {
             Self::Config(e) => e.hint(),
             Self::Engine(e) => e.hint(),
             Self::Exec(e) => e.hint(),
+            Self::Stream(e) => e.hint(),
             Self::RunFailed { .. } => None,
         }
     }
@@ -89,6 +96,7 @@ impl CliError {
             Self::Usage { .. }
             | Self::NoProject { .. }
             | Self::Engine(_)
+            | Self::Stream(_)
             | Self::RunFailed { .. } => None,
         }
     }

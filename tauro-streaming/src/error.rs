@@ -17,6 +17,17 @@ pub enum Error {
     #[error(transparent)]
     Io(#[from] tauro_io::Error),
 
+    /// The batch part of a hybrid pipeline is invalid (or the executor failed).
+    #[error(transparent)]
+    Exec(#[from] tauro_exec::Error),
+
+    /// `until_available` was asked for, but these streaming nodes never end by themselves.
+    #[error("--until-available needs available_now or once triggers; these streaming nodes run until stopped: {}", nodes.join(", "))]
+    NeverEnds {
+        /// The nodes with processing-time or continuous triggers.
+        nodes: Vec<String>,
+    },
+
     /// The streaming configuration breaks one or more rules; nothing was started.
     #[error("{} streaming configuration error(s): {}", issues.len(), issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid {
@@ -72,10 +83,40 @@ pub enum Error {
 }
 
 impl Error {
+    /// True for problems found before anything runs: the project or the request is wrong
+    /// (CLI exit code 2).
+    pub fn is_validation(&self) -> bool {
+        match self {
+            Self::Exec(e) => e.is_validation(),
+            Self::NeverEnds { .. }
+            | Self::Invalid { .. }
+            | Self::UnknownPipeline { .. }
+            | Self::UnknownNode { .. }
+            | Self::UnsupportedCompute { .. } => true,
+            Self::Io(_)
+            | Self::UnknownQuery { .. }
+            | Self::AlreadyRunning { .. }
+            | Self::StopTimeout { .. } => false,
+        }
+    }
+
+    /// True when the engine could not be reached (CLI exit code 3).
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Self::Io(e) => e.is_unreachable(),
+            Self::Exec(e) => e.is_unreachable(),
+            _ => false,
+        }
+    }
+
     /// How to fix the problem, where we know.
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::Io(e) => e.hint(),
+            Self::Exec(e) => e.hint(),
+            Self::NeverEnds { .. } => Some(
+                "give a --timeout, or set `streaming.trigger: available_now` on those nodes".into(),
+            ),
             Self::UnknownQuery { .. } => {
                 Some("list the running queries with `tauro-cli stream status`".into())
             }

@@ -8,6 +8,8 @@
 //! - [`StreamingQueryManager`] starts specs (sources as temp views, the node's SQL, the
 //!   sink), tracks the queries by `<pipeline>.<node>`, reports status and progress, stops
 //!   them gracefully with a timeout and awaits them.
+//! - [`HybridRunner`] runs a hybrid pipeline: batch nodes through the executor, then the
+//!   streaming nodes until a [`StopCondition`], into a [`HybridReport`].
 //!
 //! Checkpoints default to `<output_path>/_checkpoints/<pipeline>/<node>`: stable across
 //! runs, so a restarted query continues where it stopped.
@@ -28,11 +30,13 @@
 #![warn(missing_docs)]
 
 mod error;
+mod hybrid;
 mod manager;
 mod spec;
 mod validator;
 
 pub use error::{Error, Result};
+pub use hybrid::{HybridReport, HybridRunner, HybridStatus, StopCondition, StreamReport};
 pub use manager::{ProgressSink, QueryInfo, QueryProgress, StreamingQueryManager};
 pub use spec::{
     StreamingNodeSpec, build_spec, is_streaming_node, stream_sink_format, stream_source_format,

@@ -8,14 +8,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::{ExecArgs, OutputFormat};
-use crate::commands::plan;
 use crate::commands::run::{self, RunRequest};
+use crate::commands::{plan, stream};
 use crate::error::CliError;
 use crate::project;
+use tauro_config::PipelineType;
 
 /// Runs `exec`.
 pub async fn run(args: ExecArgs, output: OutputFormat) -> Result<ExitCode, CliError> {
     let ctx = Arc::new(project::load(&args.project)?);
+    let kind = ctx.pipeline(&args.window.pipeline)?.pipeline_type;
+    if matches!(kind, PipelineType::Streaming | PipelineType::Hybrid) && !args.dry_run {
+        return stream::run(ctx, &args, output).await;
+    }
     let request = RunRequest::new(&ctx, &args.window, &args.select)?;
     let inc = run::incremental(&ctx, &request);
     let the_plan = run::restrict(inc.plan()?, &args.select.only)?;

@@ -9,4 +9,5 @@ pub mod progress;
 pub mod resume;
 pub mod run;
 pub mod spark;
+pub mod stream;
 pub mod validate;

@@ -136,25 +136,13 @@ pub async fn execute(
 
     let mut server = None;
     let result = if plan.needs_engine() {
-        let remote = engine
-            .remote
-            .clone()
-            .unwrap_or_else(|| ctx.global.spark.remote.clone());
-        let resolved = resolve_remote(ctx, &remote, human).await?;
-        server = resolved.server;
-        run_on_spark(ctx, &inc, plan, &resolved.remote, engine, &run_id).await
+        let connected = connect(ctx, engine, human).await?;
+        server = connected.server;
+        run_on_spark(ctx, &inc, plan, connected.engine, engine, &run_id).await
     } else {
         inc.execute(plan, None).await.map_err(CliError::from)
     };
-
-    if let Some(server) = server {
-        if human {
-            eprintln!("stopping the local Spark Connect server …");
-        }
-        if let Err(e) = server.stop().await {
-            eprint!("{}", render::error_report(&e, e.hint().as_deref()));
-        }
-    }
+    stop_server(server, human).await;
     let delivery = bus.flush(Duration::from_secs(5)).await;
     if !delivery.complete {
         tracing::warn!(?delivery, "some hook deliveries did not finish");
@@ -203,6 +191,49 @@ pub async fn execute(
     }
 }
 
+/// A connected engine, and the embedded server started for it (stop it at the end).
+pub struct Connected {
+    /// The engine.
+    pub engine: SparkEngine,
+    /// The server started for this run, if any.
+    pub server: Option<tauro_io::LocalServer>,
+}
+
+/// Resolves the endpoint (`local`: a warm server, else an embedded one) and connects with a
+/// readiness probe. On a connect failure the embedded server is stopped before returning.
+pub async fn connect(ctx: &Context, args: &EngineArgs, human: bool) -> Result<Connected, CliError> {
+    let remote = args
+        .remote
+        .clone()
+        .unwrap_or_else(|| ctx.global.spark.remote.clone());
+    let ResolvedRemote { remote, server } = resolve_remote(ctx, &remote, human).await?;
+    let spark = &ctx.global.spark;
+    let options = EngineOptions {
+        connect_timeout: spark.connect_timeout,
+        action_timeout: spark.action_timeout,
+        session_conf: spark.config.clone(),
+    };
+    match SparkEngine::connect(&remote, options).await {
+        Ok(engine) => Ok(Connected { engine, server }),
+        Err(e) => {
+            stop_server(server, human).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Stops the server a run started, reporting (not failing on) problems.
+pub async fn stop_server(server: Option<tauro_io::LocalServer>, human: bool) {
+    if let Some(server) = server {
+        if human {
+            eprintln!("stopping the local Spark Connect server …");
+        }
+        if let Err(e) = server.stop().await {
+            eprint!("{}", render::error_report(&e, e.hint().as_deref()));
+        }
+    }
+}
+
 async fn resolve_remote(
     ctx: &Context,
     remote: &str,
@@ -227,24 +258,10 @@ async fn resolve_remote(
     Ok(resolved)
 }
 
-async fn run_on_spark(
-    ctx: &Arc<Context>,
-    inc: &IncrementalRun,
-    plan: Plan,
-    remote: &str,
-    args: &EngineArgs,
-    run_id: &str,
-) -> Result<(Plan, RunReport), CliError> {
-    let spark = &ctx.global.spark;
-    let options = EngineOptions {
-        connect_timeout: spark.connect_timeout,
-        action_timeout: spark.action_timeout,
-        session_conf: spark.config.clone(),
-    };
-    let engine = SparkEngine::connect(remote, options).await?;
-
+/// A token cancelled on Ctrl-C, and the task watching for it (abort it when done).
+pub fn ctrl_c_token() -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let cancel = CancellationToken::new();
-    let ctrl_c = tokio::spawn({
+    let task = tokio::spawn({
         let cancel = cancel.clone();
         async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -253,7 +270,17 @@ async fn run_on_spark(
             }
         }
     });
+    (cancel, task)
+}
 
+/// The executor of a run: the Spark runner with lineage, and the CLI's overrides.
+pub fn executor(
+    ctx: &Context,
+    engine: SparkEngine,
+    args: &EngineArgs,
+    cancel: CancellationToken,
+    run_id: &str,
+) -> Executor {
     let mut runner = SparkNodeRunner::new(engine, registry())
         .with_lineage(LineageOptions::from_settings(&ctx.global.lineage));
     if args.track.contains(&Track::Sample) && ctx.global.lineage.sample_rows == 0 {
@@ -272,6 +299,19 @@ async fn run_on_spark(
     if args.continue_on_error {
         executor = executor.with_continue_on_error(true);
     }
+    executor
+}
+
+async fn run_on_spark(
+    ctx: &Arc<Context>,
+    inc: &IncrementalRun,
+    plan: Plan,
+    engine: SparkEngine,
+    args: &EngineArgs,
+    run_id: &str,
+) -> Result<(Plan, RunReport), CliError> {
+    let (cancel, ctrl_c) = ctrl_c_token();
+    let executor = executor(ctx, engine, args, cancel, run_id);
     let result = inc.execute(plan, Some(&executor)).await;
     ctrl_c.abort();
     Ok(result?)
@@ -284,7 +324,7 @@ fn window_text(window: Option<DateWindow>) -> String {
     )
 }
 
-fn summary(report: &RunReport, ctx: &Context, window: Option<DateWindow>) -> String {
+pub fn summary(report: &RunReport, ctx: &Context, window: Option<DateWindow>) -> String {
     let rows: Vec<Vec<String>> = report
         .nodes
         .iter()

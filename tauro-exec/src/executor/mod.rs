@@ -166,6 +166,22 @@ impl Executor {
         self
     }
 
+    /// The checks [`run`](Self::run) makes before any work (graph, registered functions of
+    /// this executor's runner, datasets, selection, dates), without running anything.
+    pub fn validate(
+        &self,
+        ctx: &Context,
+        pipeline: &str,
+        window: Option<DateWindow>,
+        selection: &NodeSelection,
+    ) -> Result<()> {
+        let mut validator = PipelineValidator::new(ctx);
+        if let Some(registry) = self.runner.registry() {
+            validator = validator.with_registry(registry);
+        }
+        validator.validate(pipeline, selection, window).map(|_| ())
+    }
+
     /// Validates, then runs the `selection` of `pipeline` for `window` (default: the global
     /// `start_date`/`end_date`).
     ///

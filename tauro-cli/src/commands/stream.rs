@@ -1,0 +1,150 @@
+//! Streaming and hybrid pipelines under `exec`: batch nodes first (hybrid), then the
+//! streaming queries until a stop condition (`--until-available`, `--timeout`, Ctrl-C).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tauro_config::Context;
+use tauro_io::QueryException;
+use tauro_streaming::{HybridReport, HybridRunner, HybridStatus, QueryProgress, StopCondition};
+
+use crate::cli::{ExecArgs, OutputFormat};
+use crate::commands::run::{self, RunRequest};
+use crate::error::CliError;
+use crate::render;
+
+/// Runs a `streaming` or `hybrid` pipeline.
+pub async fn run(
+    ctx: Arc<Context>,
+    args: &ExecArgs,
+    output: OutputFormat,
+) -> Result<ExitCode, CliError> {
+    let human = output == OutputFormat::Human;
+    let request = RunRequest::new(&ctx, &args.window, &args.select)?;
+    let until_available = args.until_available || every_trigger_terminates(&ctx, &request.pipeline);
+    let connected = run::connect(&ctx, &args.engine, human).await?;
+    let (cancel, ctrl_c) = run::ctrl_c_token();
+    let run_id = tauro_exec::new_run_id();
+    let mut executor = run::executor(
+        &ctx,
+        connected.engine.clone(),
+        &args.engine,
+        cancel.clone(),
+        &run_id,
+    );
+    if human {
+        executor = executor.with_events(crate::commands::progress::printer(0));
+    }
+    let mut runner = HybridRunner::new(
+        Arc::clone(&ctx),
+        request.pipeline.clone(),
+        connected.engine.clone(),
+        executor,
+    )
+    .with_window(request.window)
+    .with_stop(StopCondition {
+        until_available,
+        timeout: args.timeout,
+        cancel: Some(cancel),
+    });
+    if human {
+        runner = runner.with_progress(Arc::new(StreamPrinter));
+        match (until_available, args.timeout) {
+            (true, _) => eprintln!("streaming until every query has processed what is available"),
+            (false, Some(t)) => eprintln!(
+                "streaming for {} (Ctrl-C stops earlier)",
+                render::duration(t)
+            ),
+            (false, None) => eprintln!("streaming until Ctrl-C"),
+        }
+    }
+    let result = runner.run().await;
+    ctrl_c.abort();
+    run::stop_server(connected.server, human).await;
+    let report = result?;
+    match output {
+        OutputFormat::Human => print!("{}", summary(&report, &ctx)),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string(&report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        ),
+    }
+    match report.status {
+        HybridStatus::Succeeded => Ok(ExitCode::SUCCESS),
+        _ => Err(CliError::RunFailed {
+            pipeline: report.pipeline.clone(),
+            status: format!("{:?}", report.status).to_lowercase(),
+            reason: report
+                .stopped_by
+                .clone()
+                .unwrap_or_else(|| "a query failed".into()),
+        }),
+    }
+}
+
+/// True when the pipeline has streaming nodes and all of them end by themselves.
+fn every_trigger_terminates(ctx: &Context, pipeline: &str) -> bool {
+    let Ok(nodes) = ctx.pipeline_nodes(pipeline) else {
+        return false;
+    };
+    let mut streaming = nodes.iter().filter_map(|n| n.streaming.as_ref()).peekable();
+    streaming.peek().is_some() && streaming.all(|s| s.trigger.terminates())
+}
+
+/// One line per micro-batch on stderr.
+struct StreamPrinter;
+
+impl tauro_streaming::ProgressSink for StreamPrinter {
+    fn on_progress(&self, p: &QueryProgress) {
+        eprintln!(
+            "      stream {} batch {}: {} rows ({:.0} rows/s, {})",
+            p.key,
+            p.batch_id,
+            render::count(p.input_rows),
+            p.processed_rows_per_second,
+            render::duration(std::time::Duration::from_millis(p.batch_duration_ms))
+        );
+    }
+
+    fn on_terminated(&self, key: &str, exception: Option<&QueryException>) {
+        match exception {
+            Some(e) => eprintln!("      stream {key} failed: {}", e.message),
+            None => eprintln!("      stream {key} stopped"),
+        }
+    }
+}
+
+fn summary(report: &HybridReport, ctx: &Context) -> String {
+    let mut out = String::new();
+    if let Some(batch) = &report.batch {
+        out.push_str(&run::summary(batch, ctx, None));
+    }
+    let rows: Vec<Vec<String>> = report
+        .streams
+        .iter()
+        .map(|s| {
+            vec![
+                s.node.clone(),
+                s.query_name.clone().unwrap_or_default(),
+                s.batches.to_string(),
+                render::count(s.input_rows),
+                s.sink.clone(),
+                s.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push_str(&format!(
+        "\nstreaming {} {}{}\n",
+        report.pipeline,
+        format!("{:?}", report.status).to_lowercase(),
+        report
+            .stopped_by
+            .as_ref()
+            .map_or_else(String::new, |s| format!(" (stopped: {s})"))
+    ));
+    out.push_str(&render::table(
+        &["node", "query", "batches", "input rows", "sink", "error"],
+        &rows,
+    ));
+    out
+}

@@ -1,0 +1,439 @@
+//! [`HybridRunner`]: batch nodes first, then the streaming nodes until a stop condition.
+//!
+//! A hybrid pipeline (`type: hybrid`) has batch nodes (no `streaming:` section) and
+//! streaming nodes. Both parts are validated before anything runs; the batch nodes run
+//! through the [`Executor`]; only when they all succeed do the streaming queries start
+//! (they may read the batch outputs as static frames). The streaming phase ends on the
+//! first of: every query finished by itself (available-now / once triggers), the timeout,
+//! the cancel token, a query failing. Then every query is stopped gracefully and its final
+//! progress recorded. A `type: streaming` pipeline has no batch part.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tauro_config::{Context, DateWindow};
+use tauro_exec::{Executor, NodeSelection, RunReport, RunStatus};
+use tauro_io::{QueryException, SparkEngine};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::manager::{ProgressSink, QueryProgress, StreamingQueryManager};
+use crate::spec::{StreamingNodeSpec, is_streaming_node};
+use crate::validator::StreamingValidator;
+
+/// How often the running queries are polled (status, and progress for the watcher).
+const POLL: Duration = Duration::from_millis(500);
+
+/// When a running streaming phase ends.
+#[derive(Debug, Clone, Default)]
+pub struct StopCondition {
+    /// End when every query finished by itself (every trigger must be available-now or
+    /// once; otherwise [`HybridRunner::run`] refuses with [`Error::NeverEnds`]).
+    pub until_available: bool,
+    /// End this long after the queries started.
+    pub timeout: Option<Duration>,
+    /// End when this is cancelled (Ctrl-C, `tauro-cli stream stop`); it also cancels the
+    /// batch part.
+    pub cancel: Option<CancellationToken>,
+}
+
+/// How a hybrid (or streaming) run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HybridStatus {
+    /// The batch part succeeded and the streams ran until the stop condition.
+    Succeeded,
+    /// The batch part failed (no stream started), or a query failed.
+    Failed,
+    /// Cancelled from outside.
+    Cancelled,
+}
+
+impl fmt::Display for HybridStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        })
+    }
+}
+
+/// The result of a hybrid (or streaming) run.
+#[derive(Debug, Clone, Serialize)]
+pub struct HybridReport {
+    /// The pipeline.
+    pub pipeline: String,
+    /// How it ended.
+    pub status: HybridStatus,
+    /// The batch part's report (`None` without batch nodes).
+    pub batch: Option<RunReport>,
+    /// Every streaming node, in pipeline order.
+    pub streams: Vec<StreamReport>,
+    /// What ended the run: `available_now finished`, `timeout`, `cancelled`,
+    /// `query failed`, `batch failed`.
+    pub stopped_by: Option<String>,
+}
+
+impl HybridReport {
+    /// True when the run succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.status == HybridStatus::Succeeded
+    }
+
+    /// The report of one streaming node.
+    pub fn stream(&self, node: &str) -> Option<&StreamReport> {
+        self.streams.iter().find(|s| s.node == node)
+    }
+}
+
+/// What one streaming query did.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamReport {
+    /// The node.
+    pub node: String,
+    /// Spark's query id (`None` when the query did not start).
+    pub query_id: Option<String>,
+    /// The query name.
+    pub query_name: Option<String>,
+    /// The output dataset the query writes.
+    pub sink: String,
+    /// Micro-batches run in this run.
+    pub batches: u64,
+    /// Rows read over those micro-batches.
+    pub input_rows: u64,
+    /// Spark's last progress of the query (its `StreamingQueryProgress` JSON).
+    pub last_progress: Option<serde_json::Value>,
+    /// Why the query failed, did not start or did not stop.
+    pub error: Option<String>,
+}
+
+/// Runs a hybrid (or streaming) pipeline: see the [module docs](self).
+pub struct HybridRunner {
+    ctx: Arc<Context>,
+    pipeline: String,
+    engine: SparkEngine,
+    executor: Executor,
+    window: Option<DateWindow>,
+    stop: StopCondition,
+    progress: Option<Arc<dyn ProgressSink>>,
+    stop_timeout: Duration,
+}
+
+impl fmt::Debug for HybridRunner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HybridRunner")
+            .field("pipeline", &self.pipeline)
+            .field("window", &self.window)
+            .field("stop", &self.stop)
+            .field("stop_timeout", &self.stop_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Collects every micro-batch the watcher reports (and forwards to the caller's sink).
+#[derive(Default)]
+struct Recorder {
+    forward: Option<Arc<dyn ProgressSink>>,
+    batches: Mutex<BTreeMap<String, BTreeMap<i64, QueryProgress>>>,
+}
+
+impl Recorder {
+    fn record(&self, p: &QueryProgress) {
+        let mut all = match self.batches.lock() {
+            Ok(b) => b,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        all.entry(p.key.clone())
+            .or_default()
+            .insert(p.batch_id, p.clone());
+    }
+
+    fn totals(&self, key: &str) -> (u64, u64) {
+        let all = match self.batches.lock() {
+            Ok(b) => b,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        all.get(key).map_or((0, 0), |b| {
+            (
+                u64::try_from(b.len()).unwrap_or(u64::MAX),
+                b.values().map(|p| p.input_rows).sum(),
+            )
+        })
+    }
+}
+
+impl ProgressSink for Recorder {
+    fn on_progress(&self, progress: &QueryProgress) {
+        self.record(progress);
+        if let Some(f) = &self.forward {
+            f.on_progress(progress);
+        }
+    }
+
+    fn on_terminated(&self, key: &str, exception: Option<&QueryException>) {
+        if let Some(f) = &self.forward {
+            f.on_terminated(key, exception);
+        }
+    }
+}
+
+impl HybridRunner {
+    /// A runner of `pipeline` (hybrid or streaming): batch nodes on `executor`, streaming
+    /// queries on `engine`.
+    pub fn new(
+        ctx: Arc<Context>,
+        pipeline: impl Into<String>,
+        engine: SparkEngine,
+        executor: Executor,
+    ) -> Self {
+        Self {
+            ctx,
+            pipeline: pipeline.into(),
+            engine,
+            executor,
+            window: None,
+            stop: StopCondition::default(),
+            progress: None,
+            stop_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// The date window of the batch part (default: the global dates).
+    pub fn with_window(mut self, window: Option<DateWindow>) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// When the streaming phase ends (default: only when the queries end by themselves
+    /// or fail).
+    pub fn with_stop(mut self, stop: StopCondition) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// Receives the streaming progress (the watcher's micro-batches and query ends).
+    pub fn with_progress(mut self, sink: Arc<dyn ProgressSink>) -> Self {
+        self.progress = Some(sink);
+        self
+    }
+
+    /// How long each query gets to stop gracefully (default 30 s).
+    pub fn with_stop_timeout(mut self, d: Duration) -> Self {
+        self.stop_timeout = d;
+        self
+    }
+
+    /// Validates both parts, runs the batch nodes, then the streaming nodes until the stop
+    /// condition; see the [module docs](self).
+    ///
+    /// Configuration problems are errors (nothing ran). A failed batch part, a failed
+    /// query and cancellation are in the report.
+    pub async fn run(self) -> Result<HybridReport> {
+        let ctx = Arc::clone(&self.ctx);
+        let pipeline = self.pipeline.clone();
+        let Some(config) = ctx.pipelines.get(&pipeline) else {
+            return Err(Error::UnknownPipeline { name: pipeline });
+        };
+        // Validation of both parts, before anything runs.
+        let specs = StreamingValidator::validate_pipeline(&ctx, &pipeline)
+            .map_err(|issues| Error::Invalid { issues })?;
+        if self.stop.until_available {
+            let never: Vec<String> = specs
+                .iter()
+                .filter(|s| !s.sink.trigger.terminates())
+                .map(|s| s.node.clone())
+                .collect();
+            if !never.is_empty() {
+                return Err(Error::NeverEnds { nodes: never });
+            }
+        }
+        let batch_nodes: Vec<String> = config
+            .nodes
+            .iter()
+            .filter(|n| !is_streaming_node(&ctx, &pipeline, n))
+            .cloned()
+            .collect();
+        let mut executor = self.executor.clone();
+        if let Some(cancel) = &self.stop.cancel {
+            executor = executor.with_cancel(cancel.clone());
+        }
+        let selection = NodeSelection::Only(batch_nodes.clone());
+        if !batch_nodes.is_empty() {
+            executor.validate(&ctx, &pipeline, self.window, &selection)?;
+        }
+
+        let mut report = HybridReport {
+            pipeline: pipeline.clone(),
+            status: HybridStatus::Succeeded,
+            batch: None,
+            streams: specs.iter().map(not_started).collect(),
+            stopped_by: None,
+        };
+
+        // Batch part.
+        if !batch_nodes.is_empty() {
+            let batch = executor
+                .run(Arc::clone(&ctx), &pipeline, self.window, &selection)
+                .await?;
+            let status = batch.status;
+            report.batch = Some(batch);
+            match status {
+                RunStatus::Succeeded => {}
+                RunStatus::Failed => {
+                    tracing::warn!(pipeline = %pipeline, "batch part failed; no streaming query starts");
+                    report.status = HybridStatus::Failed;
+                    report.stopped_by = Some("batch failed".into());
+                    return Ok(report);
+                }
+                RunStatus::Cancelled => {
+                    report.status = HybridStatus::Cancelled;
+                    report.stopped_by = Some("cancelled".into());
+                    return Ok(report);
+                }
+            }
+        }
+        if self.stop.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+            report.status = HybridStatus::Cancelled;
+            report.stopped_by = Some("cancelled".into());
+            return Ok(report);
+        }
+        if specs.is_empty() {
+            return Ok(report);
+        }
+
+        // Streaming part.
+        let manager = StreamingQueryManager::new(self.engine.clone());
+        let recorder = Arc::new(Recorder {
+            forward: self.progress.clone(),
+            ..Recorder::default()
+        });
+        let mut start_failed = false;
+        for (spec, stream) in specs.iter().zip(report.streams.iter_mut()) {
+            match manager.start(&ctx, spec).await {
+                Ok(info) => {
+                    stream.query_id = Some(info.id);
+                    stream.query_name = info.name;
+                    if let Err(e) = manager
+                        .watch(
+                            &info.key,
+                            POLL,
+                            Arc::clone(&recorder) as Arc<dyn ProgressSink>,
+                        )
+                        .await
+                    {
+                        tracing::warn!(query = %info.key, error = %e, "watching the query failed");
+                    }
+                }
+                Err(e) => {
+                    stream.error = Some(with_hint(&e));
+                    start_failed = true;
+                    break;
+                }
+            }
+        }
+        let (status, stopped_by) = if start_failed {
+            (HybridStatus::Failed, "query failed")
+        } else {
+            self.wait(&manager, &specs, &mut report.streams).await
+        };
+        report.status = status;
+        report.stopped_by = Some(stopped_by.to_string());
+
+        // Graceful stop and final progress.
+        let stopped = manager.stop_all(self.stop_timeout).await;
+        for (spec, stream) in specs.iter().zip(report.streams.iter_mut()) {
+            let key = spec.key();
+            if stream.query_id.is_none() {
+                continue;
+            }
+            if let Some(Err(e)) = stopped.get(&key)
+                && stream.error.is_none()
+            {
+                stream.error = Some(with_hint(e));
+            }
+            if let Ok(all) = manager.recent_progress(&key).await {
+                all.iter().for_each(|p| recorder.record(p));
+            }
+            (stream.batches, stream.input_rows) = recorder.totals(&key);
+            stream.last_progress = match manager.query(&key) {
+                Ok(q) => q.last_progress().await.ok().flatten(),
+                Err(_) => None,
+            };
+            if stream.error.is_none()
+                && let Ok(Some(e)) = manager.exception(&key).await
+            {
+                stream.error = Some(e.to_string());
+            }
+        }
+        Ok(report)
+    }
+
+    /// Waits for the stop condition; records a failed query's exception.
+    async fn wait(
+        &self,
+        manager: &StreamingQueryManager,
+        specs: &[StreamingNodeSpec],
+        streams: &mut [StreamReport],
+    ) -> (HybridStatus, &'static str) {
+        let deadline = self.stop.timeout.map(|t| tokio::time::Instant::now() + t);
+        let cancel = self.stop.cancel.clone().unwrap_or_default();
+        loop {
+            let mut all_ended = true;
+            for (spec, stream) in specs.iter().zip(streams.iter_mut()) {
+                let key = spec.key();
+                match manager.status(&key).await {
+                    Ok(s) if s.is_active => all_ended = false,
+                    Ok(_) => {
+                        if let Ok(Some(e)) = manager.exception(&key).await {
+                            tracing::warn!(query = %key, error = %e, "streaming query failed");
+                            stream.error = Some(e.to_string());
+                            return (HybridStatus::Failed, "query failed");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(query = %key, error = %e, "reading the query status failed");
+                        all_ended = false;
+                    }
+                }
+            }
+            if all_ended {
+                return (HybridStatus::Succeeded, "available_now finished");
+            }
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = cancel.cancelled() => return (HybridStatus::Cancelled, "cancelled"),
+                () = sleep => return (HybridStatus::Succeeded, "timeout"),
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+}
+
+fn not_started(spec: &StreamingNodeSpec) -> StreamReport {
+    StreamReport {
+        node: spec.node.clone(),
+        query_id: None,
+        query_name: spec.sink.query_name.clone(),
+        sink: spec.sink.name.clone(),
+        batches: 0,
+        input_rows: 0,
+        last_progress: None,
+        error: None,
+    }
+}
+
+fn with_hint(e: &Error) -> String {
+    match e.hint() {
+        Some(h) => format!("{e} (hint: {h})"),
+        None => e.to_string(),
+    }
+}
