@@ -16,3 +16,5 @@ mod incremental;
 mod layers;
 #[path = "e2e/snapshots.rs"]
 mod snapshots;
+#[path = "e2e/streaming.rs"]
+mod streaming;

@@ -1,0 +1,115 @@
+//! Hybrid and streaming pipelines through the CLI on the real Spark server.
+
+use std::path::Path;
+
+use integration_tests::{Project, copy_dir, spark_remote, spark_rows, tauro, workspace_root};
+
+fn hybrid_copy(dir: &Path) -> String {
+    copy_dir(&workspace_root().join("examples/hybrid"), dir);
+    dir.display().to_string()
+}
+
+#[test]
+fn hybrid_example_runs_batch_then_stream_and_restarts_without_duplicates() {
+    let Some(remote) = spark_remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = hybrid_copy(dir.path());
+    let args = [
+        "--output",
+        "json",
+        "exec",
+        "--project",
+        &project,
+        "-p",
+        "sales_stream",
+        "--remote",
+        &remote,
+    ];
+
+    let run = tauro(&args, &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = run.json();
+    assert_eq!(report["status"], "succeeded", "{report}");
+    assert_eq!(report["batch"]["nodes"][0]["status"], "completed");
+    assert_eq!(report["streams"][0]["input_rows"], 8, "{report}");
+    let sink = dir.path().join("out/stream/enriched_sales");
+    assert_eq!(spark_rows(&remote, "parquet", &sink), 7);
+    assert!(
+        dir.path()
+            .join("out/_checkpoints/sales_stream/enrich_events")
+            .is_dir()
+    );
+
+    // A new event file arrives: the restarted query reads only it, from the checkpoint.
+    std::fs::write(
+        dir.path().join("data/events/events-0004.json"),
+        "{\"event_id\": 900, \"product_id\": \"P01\", \"quantity\": 2, \"event_ts\": \"2025-01-02T10:00:00\"}\n",
+    )
+    .unwrap();
+    let again = tauro(&args, &[]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.json()["streams"][0]["input_rows"], 1);
+    assert_eq!(spark_rows(&remote, "parquet", &sink), 8);
+
+    // Nothing new: nothing added.
+    let idle = tauro(&args, &[]);
+    assert_eq!(idle.code, 0, "{idle:?}");
+    assert_eq!(spark_rows(&remote, "parquet", &sink), 8);
+}
+
+#[test]
+fn a_batch_failure_starts_no_stream() {
+    let Some(remote) = spark_remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = hybrid_copy(dir.path());
+    std::fs::remove_file(dir.path().join("data/products.csv")).unwrap();
+    let run = tauro(
+        &[
+            "--output",
+            "json",
+            "exec",
+            "--project",
+            &project,
+            "-p",
+            "sales_stream",
+            "--remote",
+            &remote,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    let report = run.json();
+    assert_eq!(report["stopped_by"], "batch failed", "{report}");
+    assert!(!dir.path().join("out/stream/enriched_sales").exists());
+}
+
+#[test]
+fn streaming_validation_errors_name_the_node_and_file() {
+    let Some(remote) = spark_remote() else { return };
+    // A streaming source without a schema, and two queries sharing one checkpoint.
+    let p = Project::new(
+        "project_name: s\ninput_path: data\noutput_path: /tmp/tauro-stream-validation-out\n",
+        "p:\n  type: streaming\n  requires_dates: false\n  nodes: [a, b]\n",
+        "a:\n  input: [events]\n  output: [o1]\n  sql: SELECT * FROM events\n  streaming:\n    trigger: available_now\n    checkpoint_location: /tmp/tauro-shared-ck\n\
+         b:\n  input: [events]\n  output: [o2]\n  sql: SELECT * FROM events\n  streaming:\n    trigger: available_now\n    checkpoint_location: /tmp/tauro-shared-ck\n",
+        "events:\n  format: json\n  filepath: events\n",
+        "o1: { format: parquet, filepath: o1 }\no2: { format: parquet, filepath: o2 }\n",
+    );
+    p.write("data/events/e.json", "{\"id\": 1}\n");
+    let run = tauro(
+        &[
+            "exec",
+            "--project",
+            &p.arg(),
+            "-p",
+            "p",
+            "--remote",
+            &remote,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("schema"), "{}", run.stderr);
+    assert!(run.stderr.contains("checkpoint"), "{}", run.stderr);
+    assert!(run.stderr.contains("nodes.yaml"), "{}", run.stderr);
+}
