@@ -113,3 +113,90 @@ fn streaming_validation_errors_name_the_node_and_file() {
     assert!(run.stderr.contains("checkpoint"), "{}", run.stderr);
     assert!(run.stderr.contains("nodes.yaml"), "{}", run.stderr);
 }
+
+#[test]
+fn a_killed_stream_restarts_from_its_checkpoint_without_loss_or_duplicates() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let Some(remote) = spark_remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = hybrid_copy(dir.path());
+    let nodes = dir.path().join("config/nodes.yaml");
+    let yaml = std::fs::read_to_string(&nodes).unwrap();
+    assert!(yaml.contains("trigger: available_now"));
+    std::fs::write(
+        &nodes,
+        yaml.replace("trigger: available_now", "trigger: \"1 second\""),
+    )
+    .unwrap();
+
+    let mut child = Command::new(integration_tests::tauro_bin())
+        .args([
+            "exec",
+            "--project",
+            &project,
+            "-p",
+            "sales_stream",
+            "--remote",
+            &remote,
+            "--timeout",
+            "3m",
+        ])
+        .env_remove("TAURO_SPARK_REMOTE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first committed micro-batch of the stream.
+    let commits = dir
+        .path()
+        .join("out/_checkpoints/sales_stream/enrich_events/commits/0");
+    let started = Instant::now();
+    while !commits.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the stream never committed a batch"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let event = |id: u32, product: &str| {
+        format!(
+            "{{\"event_id\": {id}, \"product_id\": \"{product}\", \"quantity\": 1, \"event_ts\": \"2025-01-03T10:00:00Z\"}}\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("data/events/events-0004.json"),
+        event(901, "P01") + &event(902, "P02"),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL: no graceful stop
+    child.wait().unwrap();
+
+    // More data while nothing runs, then a restart that finishes what is available.
+    std::fs::write(
+        dir.path().join("data/events/events-0005.json"),
+        event(903, "P03"),
+    )
+    .unwrap();
+    std::fs::write(&nodes, yaml).unwrap();
+    let run = tauro(
+        &[
+            "--output",
+            "json",
+            "exec",
+            "--project",
+            &project,
+            "-p",
+            "sales_stream",
+            "--remote",
+            &remote,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    // 7 joined rows from the shipped events + 3 new ones, each exactly once.
+    let sink = dir.path().join("out/stream/enriched_sales");
+    assert_eq!(spark_rows(&remote, "parquet", &sink), 10);
+}
