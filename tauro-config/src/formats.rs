@@ -3,8 +3,10 @@
 use crate::model::{DataFormat, WriteMode};
 
 /// Every format name, in documentation order.
-pub(crate) const FORMAT_NAMES: [&str; 9] = [
-    "csv", "json", "parquet", "orc", "avro", "text", "delta", "table", "query",
+#[cfg(test)]
+pub(crate) const FORMAT_NAMES: [&str; 12] = [
+    "csv", "json", "parquet", "orc", "avro", "text", "delta", "table", "query", "kafka", "rate",
+    "console",
 ];
 
 /// Every write mode name.
@@ -23,6 +25,9 @@ impl DataFormat {
             "delta" => DataFormat::Delta,
             "table" => DataFormat::Table,
             "query" => DataFormat::Query,
+            "kafka" => DataFormat::Kafka,
+            "rate" => DataFormat::Rate,
+            "console" => DataFormat::Console,
             _ => return None,
         })
     }
@@ -39,12 +44,28 @@ impl DataFormat {
             DataFormat::Delta => "delta",
             DataFormat::Table => "table",
             DataFormat::Query => "query",
+            DataFormat::Kafka => "kafka",
+            DataFormat::Rate => "rate",
+            DataFormat::Console => "console",
         }
     }
 
-    /// Whether the data lives in files at a path (everything but `table` and `query`).
+    /// Whether the data lives in files at a path (everything but `table`, `query`,
+    /// `kafka`, `rate` and `console`).
     pub fn is_file_based(self) -> bool {
-        self.spark_source().is_some()
+        !matches!(
+            self,
+            DataFormat::Table
+                | DataFormat::Query
+                | DataFormat::Kafka
+                | DataFormat::Rate
+                | DataFormat::Console
+        )
+    }
+
+    /// Formats Spark only reads or writes as streams (`rate`, `console`).
+    pub fn is_streaming_only(self) -> bool {
+        matches!(self, DataFormat::Rate | DataFormat::Console)
     }
 }
 

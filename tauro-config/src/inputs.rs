@@ -4,7 +4,6 @@ use indexmap::IndexMap;
 
 use crate::diag::Diags;
 use crate::fields::{self, Fields, describe};
-use crate::formats::FORMAT_NAMES;
 use crate::model::{DataFormat, InputConfig, Location};
 use crate::paths;
 use crate::suggest;
@@ -28,6 +27,14 @@ const KEYS: [&str; 14] = [
     "timestamp",
 ];
 
+/// Formats an input may have (`console` is a sink only).
+const FORMATS: [&str; 11] = [
+    "csv", "json", "parquet", "orc", "avro", "text", "delta", "table", "query", "kafka", "rate",
+];
+
+/// Kafka's subscription options; a kafka input sets exactly one.
+const KAFKA_SUBSCRIPTIONS: [&str; 3] = ["subscribe", "subscribePattern", "assign"];
+
 /// Builds every input; relative paths are taken against `input_path`.
 pub(crate) fn build(
     root: &Node,
@@ -45,7 +52,7 @@ pub(crate) fn build(
             continue;
         };
         f.check_keys(&KEYS, diags);
-        let Some(format) = format(&f, name, "input", &FORMAT_NAMES, diags) else {
+        let Some(format) = format(&f, name, "input", &FORMATS, diags) else {
             continue;
         };
         let filepath = f
@@ -57,7 +64,7 @@ pub(crate) fn build(
         let missing = match format {
             DataFormat::Table if table.is_none() => Some("table"),
             DataFormat::Query if query.is_none() => Some("query"),
-            DataFormat::Table | DataFormat::Query => None,
+            DataFormat::Table | DataFormat::Query | DataFormat::Kafka | DataFormat::Rate => None,
             _ if filepath.is_none() => Some("filepath"),
             _ => None,
         };
@@ -69,6 +76,9 @@ pub(crate) fn build(
         }
         let mut options = f.string_map("options", diags);
         time_travel(&f, name, format, &mut options, diags);
+        if matches!(format, DataFormat::Kafka | DataFormat::Rate) {
+            stream_source(&f, name, format, &options, entry.key_loc, diags);
+        }
         // Spark option names are case-insensitive: `Header: false` also counts.
         if format == DataFormat::Csv && !options.keys().any(|k| k.eq_ignore_ascii_case("header")) {
             options.insert("header".to_owned(), "true".to_owned());
@@ -119,6 +129,57 @@ fn time_travel(
         if let Some(value) = f.text_of(key, entry, diags) {
             options.insert(option.to_owned(), value);
         }
+    }
+}
+
+/// The checks of a `kafka` or `rate` input: no `filepath` or `schema` (Spark fixes the
+/// schema of both), and for kafka the bootstrap servers and exactly one subscription.
+fn stream_source(
+    f: &Fields<'_>,
+    name: &str,
+    format: DataFormat,
+    options: &std::collections::BTreeMap<String, String>,
+    loc: Loc,
+    diags: &mut Diags,
+) {
+    for key in ["filepath", "path", "schema"] {
+        if let Some(e) = f.get(key) {
+            diags.error(
+                e.key_loc,
+                format!(
+                    "input '{name}': format {format} takes no `{key}` (Spark fixes its location and schema)"
+                ),
+            );
+        }
+    }
+    if format != DataFormat::Kafka {
+        return;
+    }
+    let at = f.get("options").map_or(loc, |e| e.key_loc);
+    if !options.contains_key("kafka.bootstrap.servers") {
+        diags.error_hint(
+            at,
+            format!("kafka input '{name}' needs option `kafka.bootstrap.servers`"),
+            "options: {kafka.bootstrap.servers: \"host:9092\", subscribe: topic}",
+        );
+    }
+    let set: Vec<&str> = KAFKA_SUBSCRIPTIONS
+        .into_iter()
+        .filter(|k| options.contains_key(*k))
+        .collect();
+    if set.len() != 1 {
+        diags.error(
+            at,
+            format!(
+                "kafka input '{name}' needs exactly one of the options {} (found {})",
+                KAFKA_SUBSCRIPTIONS.join(", "),
+                if set.is_empty() {
+                    "none".to_owned()
+                } else {
+                    set.join(", ")
+                }
+            ),
+        );
     }
 }
 
@@ -196,10 +257,47 @@ mod tests {
         assert_eq!(
             errors,
             vec![
-                "t.yaml:1: input 'a' has no `format` (expected one of: csv, json, parquet, orc, avro, text, delta, table, query)",
+                "t.yaml:1: input 'a' has no `format` (expected one of: csv, json, parquet, orc, avro, text, delta, table, query, kafka, rate)",
                 "t.yaml:6: input 'b' sets `filepath` and `path`; they mean the same, keep one",
                 "t.yaml:7: input 'b': `version` only applies to format delta, not csv",
                 "t.yaml:8: input 'b': `options` must be a mapping, found a list",
+            ]
+        );
+    }
+
+    #[test]
+    fn kafka_and_rate_sources() {
+        let (inputs, errors) = build_inputs(
+            "k:\n  format: kafka\n  options: {kafka.bootstrap.servers: 'h:9092', subscribe: clicks}\n\
+             r:\n  format: rate\n  options: {rowsPerSecond: 5}\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(inputs["k"].format, DataFormat::Kafka);
+        assert_eq!(inputs["k"].filepath, None);
+        assert_eq!(inputs["k"].options["subscribe"], "clicks");
+        assert_eq!(inputs["r"].format, DataFormat::Rate);
+        assert_eq!(inputs["r"].options["rowsPerSecond"], "5");
+        assert_eq!(inputs["r"].filepath, None);
+    }
+
+    #[test]
+    fn kafka_and_rate_problems() {
+        let (_, errors) = build_inputs(
+            "k:\n  format: kafka\n  options: {subscribe: a, assign: b}\n\
+             n:\n  format: kafka\n\
+             r:\n  format: rate\n  filepath: x\n  schema: 'a INT'\n\
+             c:\n  format: console\n",
+        );
+        assert_eq!(
+            errors,
+            vec![
+                "t.yaml:3: kafka input 'k' needs option `kafka.bootstrap.servers`",
+                "t.yaml:3: kafka input 'k' needs exactly one of the options subscribe, subscribePattern, assign (found subscribe, assign)",
+                "t.yaml:4: kafka input 'n' needs option `kafka.bootstrap.servers`",
+                "t.yaml:4: kafka input 'n' needs exactly one of the options subscribe, subscribePattern, assign (found none)",
+                "t.yaml:8: input 'r': format rate takes no `filepath` (Spark fixes its location and schema)",
+                "t.yaml:9: input 'r': format rate takes no `schema` (Spark fixes its location and schema)",
+                "t.yaml:11: input 'c': unknown format 'console' (expected one of: csv, json, parquet, orc, avro, text, delta, table, query, kafka, rate)",
             ]
         );
     }

@@ -221,6 +221,12 @@ pub enum DataFormat {
     Table,
     /// A SQL query (inputs only; `query:` holds it).
     Query,
+    /// Kafka topics (streaming nodes; needs the spark-sql-kafka package on the server).
+    Kafka,
+    /// Spark's `rate` test source (inputs of streaming nodes only).
+    Rate,
+    /// The server's console (outputs of streaming nodes only).
+    Console,
 }
 
 impl DataFormat {
@@ -234,6 +240,9 @@ impl DataFormat {
             Self::Avro => Some("avro"),
             Self::Text => Some("text"),
             Self::Delta => Some("delta"),
+            Self::Kafka => Some("kafka"),
+            Self::Rate => Some("rate"),
+            Self::Console => Some("console"),
             Self::Table | Self::Query => None,
         }
     }

@@ -31,8 +31,8 @@ const KEYS: [&str; 16] = [
     "table_name",
 ];
 
-const FORMATS: [&str; 8] = [
-    "parquet", "csv", "json", "orc", "avro", "text", "delta", "table",
+const FORMATS: [&str; 10] = [
+    "parquet", "csv", "json", "orc", "avro", "text", "delta", "table", "kafka", "console",
 ];
 const TABLE_FORMATS: [&str; 7] = ["parquet", "csv", "json", "orc", "avro", "text", "delta"];
 
@@ -64,6 +64,7 @@ pub(crate) fn build(
             .and_then(|(key, e)| f.text_of(key, e, diags))
             .map(|p| paths::join(output_path, p.trim()));
         let filepath = match (format, filepath) {
+            (DataFormat::Kafka | DataFormat::Console, _) => None,
             (_, Some(p)) => Some(p),
             (DataFormat::Table, None) => {
                 if table.is_none() {
@@ -93,6 +94,9 @@ pub(crate) fn build(
             parsed
         });
         let mut options = f.string_map("options", diags);
+        if matches!(format, DataFormat::Kafka | DataFormat::Console) {
+            stream_sink(&f, name, format, &options, entry.key_loc, diags);
+        }
         // Spark option names are case-insensitive: `Header: false` also counts.
         if format == DataFormat::Csv && !options.keys().any(|k| k.eq_ignore_ascii_case("header")) {
             options.insert("header".to_owned(), "true".to_owned());
@@ -128,6 +132,39 @@ pub(crate) fn build(
         out.insert(name.clone(), output);
     }
     out
+}
+
+/// The checks of a `kafka` or `console` output: no path or table, and for kafka the
+/// bootstrap servers and a `topic`.
+fn stream_sink(
+    f: &Fields<'_>,
+    name: &str,
+    format: DataFormat,
+    options: &std::collections::BTreeMap<String, String>,
+    loc: Loc,
+    diags: &mut Diags,
+) {
+    for key in ["filepath", "path", "table", "table_format"] {
+        if let Some(e) = f.get(key) {
+            diags.error(
+                e.key_loc,
+                format!("output '{name}': format {format} takes no `{key}`"),
+            );
+        }
+    }
+    if format != DataFormat::Kafka {
+        return;
+    }
+    let at = f.get("options").map_or(loc, |e| e.key_loc);
+    for key in ["kafka.bootstrap.servers", "topic"] {
+        if !options.contains_key(key) {
+            diags.error_hint(
+                at,
+                format!("kafka output '{name}' needs option `{key}`"),
+                "options: {kafka.bootstrap.servers: \"host:9092\", topic: name}",
+            );
+        }
+    }
 }
 
 /// `write_mode` (alias `mode`); an unknown mode is an error, never silently `overwrite`.
@@ -258,6 +295,40 @@ mod tests {
             vec![
                 "t.yaml:1: output 'a.b c.d': path part 'b c' may only contain letters, digits, '_' and '-'",
                 "t.yaml:3: output 't' has format table but no `table`",
+            ]
+        );
+    }
+
+    #[test]
+    fn kafka_and_console_sinks() {
+        let (out, errors) = build_one(
+            "k:\n  format: kafka\n  options: {kafka.bootstrap.servers: 'h:9092', topic: t}\n\
+             c:\n  format: console\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(out["k"].format, DataFormat::Kafka);
+        assert_eq!(out["k"].filepath, None);
+        assert_eq!(out["k"].options["topic"], "t");
+        assert_eq!(out["c"].format, DataFormat::Console);
+        assert_eq!(out["c"].filepath, None);
+    }
+
+    #[test]
+    fn kafka_and_console_problems() {
+        let (_, errors) = build_one(
+            "k:\n  format: kafka\n  options: {kafka.bootstrap.servers: 'h:9092'}\n\
+             n:\n  format: kafka\n\
+             c:\n  format: console\n  filepath: x\n\
+             r:\n  format: rate\n",
+        );
+        assert_eq!(
+            errors,
+            vec![
+                "t.yaml:3: kafka output 'k' needs option `topic`",
+                "t.yaml:4: kafka output 'n' needs option `kafka.bootstrap.servers`",
+                "t.yaml:4: kafka output 'n' needs option `topic`",
+                "t.yaml:8: output 'c': format console takes no `filepath`",
+                "t.yaml:10: output 'r': unknown format 'rate' (expected one of: parquet, csv, json, orc, avro, text, delta, table, kafka, console)",
             ]
         );
     }

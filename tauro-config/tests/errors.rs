@@ -174,9 +174,9 @@ fn unknown_formats_and_write_modes() {
     assert_eq!(
         p.errors(),
         vec![
-            "config/input.yaml:2: input 'raw': unknown format 'parquett'; did you mean 'parquet'? (expected one of: csv, json, parquet, orc, avro, text, delta, table, query)",
+            "config/input.yaml:2: input 'raw': unknown format 'parquett'; did you mean 'parquet'? (expected one of: csv, json, parquet, orc, avro, text, delta, table, query, kafka, rate)",
             "config/output.yaml:4: output 'clean': unknown write mode 'overwrit'; did you mean 'overwrite'? (expected one of: overwrite, append, ignore, error)",
-            "config/output.yaml:6: output 'other': unknown format 'query' (expected one of: parquet, csv, json, orc, avro, text, delta, table)",
+            "config/output.yaml:6: output 'other': unknown format 'query' (expected one of: parquet, csv, json, orc, avro, text, delta, table, kafka, console)",
         ]
     );
 }

@@ -56,6 +56,8 @@ impl Default for EngineOptions {
 struct EngineInner {
     root: SparkSession,
     remote: String,
+    /// The remote as given (with any token), for attaching to existing sessions.
+    url: String,
     opts: EngineOptions,
     permits: Arc<Semaphore>,
     next_session: AtomicU64,
@@ -100,6 +102,7 @@ impl SparkEngine {
             inner: Arc::new(EngineInner {
                 root,
                 remote: redact_remote(remote),
+                url: remote.to_string(),
                 opts,
                 permits: Arc::new(Semaphore::new(MAX_BLOCKING_CALLS)),
                 next_session: AtomicU64::new(1),
@@ -143,6 +146,42 @@ impl SparkEngine {
         Ok(session)
     }
 
+    /// Attaches to an existing server-side session by its id ([`Session::id`]), e.g. one
+    /// started by another process, to reach the streaming queries running in it.
+    ///
+    /// The server keeps a session (and its queries) after the client that made it exits;
+    /// an unknown id (server restarted, session expired) gives a session without queries.
+    /// The session's confs are left as they are.
+    pub async fn attach_session(&self, session_id: &str) -> Result<Session> {
+        let url = with_session_id(&self.inner.url, session_id);
+        let remote = self.inner.remote.clone();
+        let spark = tokio::task::spawn_blocking(move || {
+            SparkSession::builder().remote(&url).get_or_create()
+        })
+        .await
+        .map_err(|source| Error::Internal {
+            operation: "attach session".into(),
+            source,
+        })?
+        .map_err(|e| {
+            Error::spark(
+                format!("attach to session {session_id} on {remote}"),
+                &e,
+                None,
+            )
+        })?;
+        let tag = unique_tag(self.inner.next_session.fetch_add(1, Ordering::Relaxed));
+        spark
+            .add_tag(&tag)
+            .map_err(|e| Error::spark("tag session", &e, None))?;
+        Ok(Session::new(
+            spark,
+            tag,
+            Arc::clone(&self.inner.permits),
+            self.inner.opts.action_timeout,
+        ))
+    }
+
     /// A new session with its tag but without the configured confs.
     fn bare_session(&self) -> Result<Session> {
         let spark = self.inner.root.new_session();
@@ -156,6 +195,15 @@ impl SparkEngine {
             Arc::clone(&self.inner.permits),
             self.inner.opts.action_timeout,
         ))
+    }
+}
+
+/// `remote` with the `session_id` parameter added (`sc://h:p/;a=b;session_id=...`).
+fn with_session_id(remote: &str, session_id: &str) -> String {
+    if remote.contains("/;") {
+        format!("{};session_id={session_id}", remote.trim_end_matches(';'))
+    } else {
+        format!("{}/;session_id={session_id}", remote.trim_end_matches('/'))
     }
 }
 
@@ -178,6 +226,23 @@ mod tests {
         let b = unique_tag(2);
         assert_ne!(a, b);
         assert!(!a.contains(','));
+    }
+
+    #[test]
+    fn session_id_is_appended_to_the_remote() {
+        let id = "550e8400-e29b-41d4-a716-446655440000";
+        assert_eq!(
+            with_session_id("sc://h:1", id),
+            format!("sc://h:1/;session_id={id}")
+        );
+        assert_eq!(
+            with_session_id("sc://h:1/", id),
+            format!("sc://h:1/;session_id={id}")
+        );
+        assert_eq!(
+            with_session_id("sc://h:1/;token=x", id),
+            format!("sc://h:1/;token=x;session_id={id}")
+        );
     }
 
     #[test]

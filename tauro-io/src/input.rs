@@ -54,6 +54,23 @@ impl<'a> InputLoader<'a> {
                 let table = required(name, input.format, "table", input.table.as_deref())?;
                 self.session.table(table).await?
             }
+            DataFormat::Rate | DataFormat::Console => {
+                return Err(streaming_only(name, input.format, "an input"));
+            }
+            DataFormat::Kafka => {
+                // A batch read of the topics; without the spark-sql-kafka package on the
+                // server, Spark's error becomes `MissingDataSource` below.
+                let options: HashMap<String, String> = input.options.clone().into_iter().collect();
+                let df = self
+                    .session
+                    .inner
+                    .spark
+                    .read()
+                    .format("kafka")
+                    .options(options)
+                    .load(None);
+                Frame::new(self.session.clone(), df)
+            }
             format => {
                 let path = required(name, format, "filepath", input.filepath.as_deref())?;
                 let mut options = default_read_options(format);
@@ -176,9 +193,24 @@ fn default_read_options(format: DataFormat) -> BTreeMap<String, String> {
         | DataFormat::Text
         | DataFormat::Delta
         | DataFormat::Table
-        | DataFormat::Query => {}
+        | DataFormat::Query
+        | DataFormat::Kafka
+        | DataFormat::Rate
+        | DataFormat::Console => {}
     }
     o
+}
+
+/// The error for a batch use of `rate` or `console` (`direction`: `an input`, `an output`).
+pub(crate) fn streaming_only(dataset: &str, format: DataFormat, direction: &str) -> Error {
+    Error::InvalidValue {
+        dataset: dataset.into(),
+        what: "format",
+        value: format.as_str().into(),
+        reason: format!(
+            "rate/console are streaming-only and cannot be used as {direction} of a batch node; use it in a node with a streaming: section"
+        ),
+    }
 }
 
 fn required<'v>(

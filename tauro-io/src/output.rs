@@ -64,6 +64,9 @@ impl<'a> OutputManager<'a> {
             .get(name)
             .ok_or_else(|| Error::UnknownDataset { name: name.into() })?;
         let source = storage_format(output)?;
+        if output.format == DataFormat::Kafka {
+            return self.write_kafka(output, frame).await;
+        }
         match (&output.table, &output.filepath) {
             (Some(table), None) => self.write_managed_table(output, table, source, frame).await,
             (table, Some(path)) => {
@@ -83,6 +86,31 @@ impl<'a> OutputManager<'a> {
                 field: "filepath",
             }),
         }
+    }
+
+    /// A batch write of `frame` to the output's Kafka topic; without the spark-sql-kafka
+    /// package on the server, Spark's error becomes `MissingDataSource`.
+    async fn write_kafka(&self, output: &OutputConfig, frame: &Frame) -> Result<WriteReport> {
+        let topic = output.options.get("topic").cloned().unwrap_or_default();
+        // Kafka takes no save mode but append (and no partitioning).
+        let (observed, observation) = observe_rows(frame.df());
+        let options: HashMap<String, String> = output.options.clone().into_iter().collect();
+        let writer = observed
+            .write()
+            .format("kafka")
+            .mode(WriteMode::Append.as_spark())
+            .options(options);
+        let operation = format!("write output `{}` to kafka topic {topic}", output.name);
+        let rows = self
+            .run_write(frame, operation, "kafka", (writer, observation), |w| {
+                w.save(None)
+            })
+            .await?;
+        Ok(WriteReport {
+            output: output.name.clone(),
+            destination: format!("kafka topic {topic}"),
+            rows,
+        })
     }
 
     /// The configured writer over `frame`, counting rows through an observation.
@@ -234,6 +262,11 @@ fn storage_format(output: &OutputConfig) -> Result<&'static str> {
         other => other,
     };
     match format {
+        DataFormat::Rate | DataFormat::Console => Err(crate::input::streaming_only(
+            &output.name,
+            format,
+            "an output",
+        )),
         DataFormat::Query | DataFormat::Table => Err(Error::UnsupportedFormat {
             dataset: output.name.clone(),
             format: format_name(format).into(),
@@ -246,5 +279,52 @@ fn storage_format(output: &OutputConfig) -> Result<&'static str> {
                 format: format_name(other).into(),
                 direction: "an output",
             }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use tauro_config::Location;
+
+    use super::*;
+
+    fn output(format: DataFormat) -> OutputConfig {
+        OutputConfig {
+            name: "o".into(),
+            format,
+            filepath: None,
+            table: None,
+            table_format: None,
+            write_mode: WriteMode::Append,
+            partition_by: Vec::new(),
+            options: BTreeMap::new(),
+            location: Location {
+                file: PathBuf::from("output.yaml"),
+                line: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn streaming_only_formats_are_refused_in_batch() {
+        for format in [DataFormat::Rate, DataFormat::Console] {
+            let err = storage_format(&output(format)).err().map(|e| e.to_string());
+            assert_eq!(
+                err.as_deref(),
+                Some(
+                    format!(
+                        "dataset `o`: invalid format `{format}`: rate/console are streaming-only and cannot be used as an output of a batch node; use it in a node with a streaming: section"
+                    )
+                    .as_str()
+                )
+            );
+        }
+        assert_eq!(
+            storage_format(&output(DataFormat::Kafka)).ok(),
+            Some("kafka")
+        );
     }
 }

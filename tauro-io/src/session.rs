@@ -117,6 +117,12 @@ impl Session {
         self.action_timeout
     }
 
+    /// The server-side session id (a UUID). Another process reaches this session (and
+    /// the streaming queries started in it) with [`crate::SparkEngine::attach_session`].
+    pub fn id(&self) -> &str {
+        self.inner.spark.session_id()
+    }
+
     /// The interrupt tag attached to all of this session's operations.
     pub fn tag(&self) -> &str {
         &self.inner.tag

@@ -328,6 +328,42 @@ impl Frame {
     }
 }
 
+impl Session {
+    /// The streaming queries active in this session (e.g. one attached with
+    /// [`crate::SparkEngine::attach_session`]). Queries of other sessions are not listed.
+    pub async fn active_queries(&self) -> Result<Vec<StreamingQuery>> {
+        let spark = self.inner.spark.clone();
+        let found = self
+            .run("list active streaming queries", move || {
+                spark.streams().active()
+            })
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|query| StreamingQuery {
+                session: self.clone(),
+                query,
+            })
+            .collect())
+    }
+
+    /// The active streaming query of this session with this id (`None` when it is not
+    /// active here: stopped, failed, or started in another session).
+    pub async fn query(&self, id: &str) -> Result<Option<StreamingQuery>> {
+        let spark = self.inner.spark.clone();
+        let wanted = id.to_string();
+        let found = self
+            .run(format!("look up streaming query {id}"), move || {
+                spark.streams().get(&wanted)
+            })
+            .await?;
+        Ok(found.map(|query| StreamingQuery {
+            session: self.clone(),
+            query,
+        }))
+    }
+}
+
 impl StreamingQuery {
     /// The query's id (stable across restarts from the same checkpoint).
     pub fn id(&self) -> &str {

@@ -72,6 +72,15 @@ pub enum Error {
         location: Box<Location>,
     },
 
+    /// The detached-query registry (`.tauro/streams.json`) could not be read or written.
+    #[error("stream registry {}: {message}", path.display())]
+    Registry {
+        /// The registry file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
     /// A query did not stop within the timeout.
     #[error("streaming query '{key}' did not stop within {}s", after.as_secs_f64())]
     StopTimeout {
@@ -96,6 +105,7 @@ impl Error {
             Self::Io(_)
             | Self::UnknownQuery { .. }
             | Self::AlreadyRunning { .. }
+            | Self::Registry { .. }
             | Self::StopTimeout { .. } => false,
         }
     }
@@ -127,6 +137,7 @@ impl Error {
             | Self::UnknownPipeline { .. }
             | Self::UnknownNode { .. }
             | Self::AlreadyRunning { .. }
+            | Self::Registry { .. }
             | Self::StopTimeout { .. } => None,
         }
     }

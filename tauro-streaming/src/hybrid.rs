@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::manager::{ProgressSink, QueryProgress, StreamingQueryManager};
+use crate::registry::{StreamEntry, StreamRegistry, now_rfc3339, remote_host_port};
 use crate::spec::{StreamingNodeSpec, is_streaming_node};
 use crate::validator::StreamingValidator;
 
@@ -121,6 +122,7 @@ pub struct HybridRunner {
     stop: StopCondition,
     progress: Option<Arc<dyn ProgressSink>>,
     stop_timeout: Duration,
+    detach: bool,
 }
 
 impl fmt::Debug for HybridRunner {
@@ -130,6 +132,7 @@ impl fmt::Debug for HybridRunner {
             .field("window", &self.window)
             .field("stop", &self.stop)
             .field("stop_timeout", &self.stop_timeout)
+            .field("detach", &self.detach)
             .finish_non_exhaustive()
     }
 }
@@ -199,6 +202,7 @@ impl HybridRunner {
             stop: StopCondition::default(),
             progress: None,
             stop_timeout: Duration::from_secs(30),
+            detach: false,
         }
     }
 
@@ -224,6 +228,19 @@ impl HybridRunner {
     /// How long each query gets to stop gracefully (default 30 s).
     pub fn with_stop_timeout(mut self, d: Duration) -> Self {
         self.stop_timeout = d;
+        self
+    }
+
+    /// Detached mode (`tauro-cli exec --mode async`): once the batch part succeeded and
+    /// every streaming query started and is active, record the queries in the project's
+    /// [`StreamRegistry`] and return (`stopped_by: "detached"`) while they keep running on
+    /// the server; [`crate::stream_status`] and [`crate::stream_stop`] find them later. If a
+    /// query fails to start, the others are stopped as in a normal run and nothing is
+    /// recorded. The stop condition is ignored. The server stops the queries when their
+    /// session has been idle for its session timeout (60 min by default); see
+    /// [`crate::stream_status`].
+    pub fn with_detach(mut self, detach: bool) -> Self {
+        self.detach = detach;
         self
     }
 
@@ -317,6 +334,9 @@ impl HybridRunner {
                 Ok(info) => {
                     stream.query_id = Some(info.id);
                     stream.query_name = info.name;
+                    if self.detach {
+                        continue;
+                    }
                     if let Err(e) = manager
                         .watch(
                             &info.key,
@@ -332,6 +352,23 @@ impl HybridRunner {
                     stream.error = Some(with_hint(&e));
                     start_failed = true;
                     break;
+                }
+            }
+        }
+        if self.detach && !start_failed {
+            match self
+                .detach_queries(&manager, &specs, &mut report.streams)
+                .await
+            {
+                Ok(true) => {
+                    report.stopped_by = Some("detached".into());
+                    return Ok(report);
+                }
+                Ok(false) => start_failed = true,
+                Err(e) => {
+                    // Not recorded: stop the queries rather than leave them unreachable.
+                    manager.stop_all(self.stop_timeout).await;
+                    return Err(e);
                 }
             }
         }
@@ -370,6 +407,48 @@ impl HybridRunner {
             }
         }
         Ok(report)
+    }
+
+    /// Checks that every started query is active (or ended without error) and records them
+    /// in the registry. `Ok(false)` when a query failed (its error is in `streams`).
+    async fn detach_queries(
+        &self,
+        manager: &StreamingQueryManager,
+        specs: &[StreamingNodeSpec],
+        streams: &mut [StreamReport],
+    ) -> Result<bool> {
+        let remote = remote_host_port(self.engine.remote());
+        let mut entries = Vec::new();
+        for (spec, stream) in specs.iter().zip(streams.iter_mut()) {
+            let key = spec.key();
+            let Some(query_id) = stream.query_id.clone() else {
+                continue;
+            };
+            let status = manager.status(&key).await?;
+            if !status.is_active
+                && let Some(e) = manager.exception(&key).await?
+            {
+                stream.error = Some(e.to_string());
+                return Ok(false);
+            }
+            stream.last_progress = manager.query(&key)?.last_progress().await.ok().flatten();
+            entries.push(StreamEntry {
+                pipeline: spec.pipeline.clone(),
+                node: spec.node.clone(),
+                query_id,
+                query_name: stream.query_name.clone(),
+                session_id: manager.session(&key)?.id().to_string(),
+                remote: remote.clone(),
+                started_at: now_rfc3339(),
+            });
+        }
+        StreamRegistry::for_context(&self.ctx).record(&entries)?;
+        tracing::info!(
+            pipeline = %self.pipeline,
+            queries = entries.len(),
+            "streaming queries detached; they keep running on the server"
+        );
+        Ok(true)
     }
 
     /// Waits for the stop condition; records a failed query's exception.

@@ -32,12 +32,17 @@
 mod error;
 mod hybrid;
 mod manager;
+mod registry;
 mod spec;
 mod validator;
 
 pub use error::{Error, Result};
 pub use hybrid::{HybridReport, HybridRunner, HybridStatus, StopCondition, StreamReport};
 pub use manager::{ProgressSink, QueryInfo, QueryProgress, StreamingQueryManager};
+pub use registry::{
+    REGISTRY_FILE, StreamEntry, StreamRegistry, StreamState, remote_host_port, stream_status,
+    stream_stop,
+};
 pub use spec::{
     StreamingNodeSpec, build_spec, is_streaming_node, stream_sink_format, stream_source_format,
 };

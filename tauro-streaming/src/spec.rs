@@ -52,7 +52,7 @@ pub fn is_streaming_node(ctx: &Context, pipeline: &str, node: &str) -> bool {
     }
 }
 
-/// The format a file-or-delta input streams as; `None` for batch-only formats.
+/// The format an input streams as; `None` for batch-only formats.
 pub fn stream_source_format(format: DataFormat) -> Option<SourceFormat> {
     match format {
         DataFormat::Json => Some(SourceFormat::Json),
@@ -61,7 +61,9 @@ pub fn stream_source_format(format: DataFormat) -> Option<SourceFormat> {
         DataFormat::Orc => Some(SourceFormat::Orc),
         DataFormat::Text => Some(SourceFormat::Text),
         DataFormat::Delta => Some(SourceFormat::Delta),
-        DataFormat::Avro | DataFormat::Table | DataFormat::Query => None,
+        DataFormat::Kafka => Some(SourceFormat::Kafka),
+        DataFormat::Rate => Some(SourceFormat::Rate),
+        DataFormat::Avro | DataFormat::Table | DataFormat::Query | DataFormat::Console => None,
     }
 }
 
@@ -74,7 +76,9 @@ pub fn stream_sink_format(format: DataFormat) -> Option<SinkFormat> {
         DataFormat::Orc => Some(SinkFormat::Orc),
         DataFormat::Delta => Some(SinkFormat::Delta),
         DataFormat::Table => Some(SinkFormat::Table),
-        DataFormat::Avro | DataFormat::Text | DataFormat::Query => None,
+        DataFormat::Kafka => Some(SinkFormat::Kafka),
+        DataFormat::Console => Some(SinkFormat::Console),
+        DataFormat::Avro | DataFormat::Text | DataFormat::Query | DataFormat::Rate => None,
     }
 }
 

@@ -5,6 +5,8 @@
 //! which case they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod detached;
+mod formats;
 mod hybrid;
 
 use std::collections::BTreeMap;

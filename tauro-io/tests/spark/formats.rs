@@ -356,3 +356,72 @@ async fn delta_and_avro_need_their_packages() {
         }
     }
 }
+
+#[tokio::test]
+async fn batch_kafka_needs_its_package_and_rate_console_are_streaming_only() {
+    let Some(session) = session().await else {
+        return;
+    };
+    let mut kafka_in = input("clicks", DataFormat::Kafka, None);
+    kafka_in.options = [
+        ("kafka.bootstrap.servers", "localhost:9092"),
+        ("subscribe", "clicks"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut kafka_out = output("sent", DataFormat::Kafka, None, WriteMode::Append);
+    kafka_out.options = [
+        ("kafka.bootstrap.servers", "localhost:9092"),
+        ("topic", "sent"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let ctx = context(
+        vec![kafka_in, input("ticks", DataFormat::Rate, None)],
+        vec![
+            kafka_out,
+            output("screen", DataFormat::Console, None, WriteMode::Append),
+        ],
+    );
+    let loader = InputLoader::new(&ctx, &session);
+    let writer = OutputManager::new(&ctx, &session);
+    let frame = session.sql("SELECT 'v' AS value").await.unwrap();
+
+    // Kafka goes to Spark; without the package that is a MissingDataSource with a hint.
+    // (A server that carries the package, tauro's docker image, analyses the read fine:
+    // Kafka's schema is fixed. Its write would wait for the broker, so it is not tried.)
+    let missing = |result: tauro_io::Result<()>| match result {
+        Err(Error::MissingDataSource {
+            format, package, ..
+        }) => {
+            assert_eq!(format, "kafka");
+            assert!(
+                package.is_some_and(|p| p.contains("spark-sql-kafka")),
+                "no package"
+            );
+        }
+        other => panic!("expected MissingDataSource for kafka, got {other:?}"),
+    };
+    match loader.load("clicks", None).await {
+        Ok(_) => {}
+        read => {
+            missing(read.map(|_| ()));
+            missing(writer.write("sent", &frame, None).await.map(|_| ()));
+        }
+    }
+
+    // rate and console only stream.
+    let err = loader.load("ticks", None).await.unwrap_err();
+    assert!(
+        err.to_string().contains("rate/console are streaming-only"),
+        "{err}"
+    );
+    let err = writer.write("screen", &frame, None).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("use it in a node with a streaming: section"),
+        "{err}"
+    );
+}
