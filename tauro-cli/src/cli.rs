@@ -61,6 +61,8 @@ pub enum Command {
     Graph(GraphArgs),
     /// Manage a warm local Spark Connect server kept between runs.
     Spark(SparkArgs),
+    /// Streaming queries left running by `exec --mode async`.
+    Stream(StreamArgs),
 }
 
 /// Which nodes a run considers, and whether unchanged nodes are reused.
@@ -165,6 +167,58 @@ pub struct ExecArgs {
     /// Streaming and hybrid pipelines: stop the queries after this long (`90`, `30s`, `5m`, `1h`).
     #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<std::time::Duration>,
+
+    /// Streaming and hybrid pipelines: `sync` waits for the stop condition; `async` returns
+    /// once the queries run (see `tauro-cli stream status|stop`).
+    #[arg(long, value_enum, default_value_t = StreamMode::Sync)]
+    pub mode: StreamMode,
+}
+
+/// How `exec` treats streaming queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StreamMode {
+    /// Wait for the stop condition, then stop the queries.
+    Sync,
+    /// Leave the queries running on the server and return.
+    Async,
+}
+
+/// `stream` arguments.
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: StreamAction,
+}
+
+/// `stream` actions.
+#[derive(Debug, Subcommand)]
+pub enum StreamAction {
+    /// Status and last progress of a pipeline's running queries.
+    Status {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The pipeline.
+        #[arg(long, short = 'p')]
+        pipeline: String,
+        /// Spark Connect endpoint the queries run on.
+        #[arg(long, env = "TAURO_SPARK_REMOTE")]
+        remote: Option<String>,
+    },
+    /// Stop a pipeline's running queries gracefully.
+    Stop {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// The pipeline.
+        #[arg(long, short = 'p')]
+        pipeline: String,
+        /// Spark Connect endpoint the queries run on.
+        #[arg(long, env = "TAURO_SPARK_REMOTE")]
+        remote: Option<String>,
+        /// How long each query may take to stop.
+        #[arg(long, value_parser = parse_timeout, default_value = "60s")]
+        timeout: std::time::Duration,
+    },
 }
 
 /// `90` (seconds), `30s`, `5m`, `1h`.

@@ -57,6 +57,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::List(args) => commands::list::run(&args, cli.output),
         Command::Graph(args) => commands::graph::run(&args, cli.output),
         Command::Spark(args) => commands::spark::run(args, cli.output).await,
+        Command::Stream(args) => commands::stream::manage(args, cli.output).await,
     }
 }
 

@@ -200,3 +200,108 @@ fn a_killed_stream_restarts_from_its_checkpoint_without_loss_or_duplicates() {
     let sink = dir.path().join("out/stream/enriched_sales");
     assert_eq!(spark_rows(&remote, "parquet", &sink), 10);
 }
+
+#[test]
+fn async_mode_leaves_queries_running_for_stream_status_and_stop() {
+    let Some(remote) = spark_remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = hybrid_copy(dir.path());
+    let nodes = dir.path().join("config/nodes.yaml");
+    let yaml = std::fs::read_to_string(&nodes).unwrap();
+    std::fs::write(
+        &nodes,
+        yaml.replace("trigger: available_now", "trigger: \"1 second\""),
+    )
+    .unwrap();
+
+    let run = tauro(
+        &[
+            "--output",
+            "json",
+            "exec",
+            "--project",
+            &project,
+            "-p",
+            "sales_stream",
+            "--remote",
+            &remote,
+            "--mode",
+            "async",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["stopped_by"], "detached");
+
+    // Another process finds the query running and sees it process a new file.
+    std::fs::write(
+        dir.path().join("data/events/events-0009.json"),
+        "{\"event_id\": 990, \"product_id\": \"P01\", \"quantity\": 1, \"event_ts\": \"2025-01-04T10:00:00Z\"}\n",
+    )
+    .unwrap();
+    let status = tauro(
+        &[
+            "--output",
+            "json",
+            "stream",
+            "status",
+            "--project",
+            &project,
+            "-p",
+            "sales_stream",
+            "--remote",
+            &remote,
+        ],
+        &[],
+    );
+    assert_eq!(status.code, 0, "{status:?}");
+    assert_eq!(status.json()[0]["active"], true, "{}", status.stdout);
+    let sink = dir.path().join("out/stream/enriched_sales");
+    let started = std::time::Instant::now();
+    while !sink.join("_spark_metadata/0").exists() || spark_rows(&remote, "parquet", &sink) < 8 {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the detached query did not pick up the new file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+
+    let stop = tauro(
+        &[
+            "--output",
+            "json",
+            "stream",
+            "stop",
+            "--project",
+            &project,
+            "-p",
+            "sales_stream",
+            "--remote",
+            &remote,
+        ],
+        &[],
+    );
+    assert_eq!(stop.code, 0, "{stop:?}");
+    assert_eq!(stop.json()[0]["stopped"], true, "{}", stop.stdout);
+    let after = tauro(
+        &[
+            "--output",
+            "json",
+            "stream",
+            "status",
+            "--project",
+            &project,
+            "-p",
+            "sales_stream",
+            "--remote",
+            &remote,
+        ],
+        &[],
+    );
+    assert_eq!(
+        after.json().as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        after.stdout
+    );
+}

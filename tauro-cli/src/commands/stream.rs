@@ -8,7 +8,7 @@ use tauro_config::Context;
 use tauro_io::QueryException;
 use tauro_streaming::{HybridReport, HybridRunner, HybridStatus, QueryProgress, StopCondition};
 
-use crate::cli::{ExecArgs, OutputFormat};
+use crate::cli::{EngineArgs, ExecArgs, OutputFormat, StreamAction, StreamArgs, StreamMode};
 use crate::commands::run::{self, RunRequest};
 use crate::error::CliError;
 use crate::render;
@@ -21,6 +21,17 @@ pub async fn run(
 ) -> Result<ExitCode, CliError> {
     let human = output == OutputFormat::Human;
     let request = RunRequest::new(&ctx, &args.window, &args.select)?;
+    let detach = args.mode == StreamMode::Async;
+    if detach && is_local(&ctx, &args.engine) {
+        return Err(CliError::Usage {
+            message: "--mode async needs a Spark Connect server that outlives this command".into(),
+            hint: Some(
+                "start a warm one with `tauro-cli spark start` (runs with spark.remote: local use it), \
+                 or pass --remote sc://host:port"
+                    .into(),
+            ),
+        });
+    }
     let until_available = args.until_available || every_trigger_terminates(&ctx, &request.pipeline);
     let connected = run::connect(&ctx, &args.engine, human).await?;
     let (cancel, ctrl_c) = run::ctrl_c_token();
@@ -43,11 +54,14 @@ pub async fn run(
     )
     .with_window(request.window)
     .with_stop(StopCondition {
-        until_available,
+        until_available: until_available && !detach,
         timeout: args.timeout,
         cancel: Some(cancel),
-    });
-    if human {
+    })
+    .with_detach(detach);
+    if human && detach {
+        eprintln!("starting the queries and leaving them running (--mode async)");
+    } else if human {
         runner = runner.with_progress(Arc::new(StreamPrinter));
         match (until_available, args.timeout) {
             (true, _) => eprintln!("streaming until every query has processed what is available"),
@@ -80,6 +94,92 @@ pub async fn run(
                 .unwrap_or_else(|| "a query failed".into()),
         }),
     }
+}
+
+/// True when runs use an embedded server that stops with this process: `local` without a
+/// warm server.
+fn is_local(ctx: &Context, engine: &EngineArgs) -> bool {
+    let remote = engine.remote.as_deref().unwrap_or(&ctx.global.spark.remote);
+    remote.trim().eq_ignore_ascii_case("local")
+        && !matches!(
+            tauro_io::warm::state_file(&tauro_io::default_state_dir()).try_exists(),
+            Ok(true)
+        )
+}
+
+/// `tauro-cli stream status|stop`.
+pub async fn manage(args: StreamArgs, output: OutputFormat) -> Result<ExitCode, CliError> {
+    let (project, pipeline, remote, stop) = match args.action {
+        StreamAction::Status {
+            project,
+            pipeline,
+            remote,
+        } => (project, pipeline, remote, None),
+        StreamAction::Stop {
+            project,
+            pipeline,
+            remote,
+            timeout,
+        } => (project, pipeline, remote, Some(timeout)),
+    };
+    let ctx = crate::project::load(&project)?;
+    let pipeline = ctx.pipeline(&pipeline)?.name.clone();
+    let engine_args = EngineArgs {
+        remote,
+        max_workers: None,
+        continue_on_error: false,
+        retry: None,
+        track: Vec::new(),
+    };
+    if is_local(&ctx, &engine_args) {
+        return Err(CliError::Usage {
+            message:
+                "no Spark Connect server to ask: spark.remote is local and no warm server runs"
+                    .into(),
+            hint: Some("pass --remote sc://host:port (the server the queries run on)".into()),
+        });
+    }
+    let connected = run::connect(&ctx, &engine_args, false).await?;
+    let states = match stop {
+        None => tauro_streaming::stream_status(&ctx, &connected.engine, &pipeline).await?,
+        Some(timeout) => {
+            tauro_streaming::stream_stop(&ctx, &connected.engine, &pipeline, timeout).await?
+        }
+    };
+    match output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string(&states).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        ),
+        OutputFormat::Human => {
+            if states.is_empty() {
+                println!("no recorded queries for pipeline {pipeline}");
+            }
+            let rows: Vec<Vec<String>> = states
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.entry.node.clone(),
+                        s.entry.query_name.clone().unwrap_or_default(),
+                        s.status.clone(),
+                        s.error.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            if !rows.is_empty() {
+                print!(
+                    "{}",
+                    render::table(&["node", "query", "status", "error"], &rows)
+                );
+            }
+        }
+    }
+    let failed = states.iter().any(|s| s.error.is_some());
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// True when the pipeline has streaming nodes and all of them end by themselves.
