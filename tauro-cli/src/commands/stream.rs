@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use tauro_config::Context;
+use tauro_exec::{EventBus, FanoutSink, ProgressEvent, RunInfo};
 use tauro_io::QueryException;
 use tauro_streaming::{HybridReport, HybridRunner, HybridStatus, QueryProgress, StopCondition};
 
@@ -36,16 +37,19 @@ pub async fn run(
     let connected = run::connect(&ctx, &args.engine, human).await?;
     let (cancel, ctrl_c) = run::ctrl_c_token();
     let run_id = tauro_exec::new_run_id();
-    let mut executor = run::executor(
+    let bus = EventBus::from_settings(&ctx);
+    let mut sinks = FanoutSink::new().with(bus.clone());
+    if human {
+        sinks = sinks.with(crate::commands::progress::printer(0));
+    }
+    let executor = run::executor(
         &ctx,
         connected.engine.clone(),
         &args.engine,
         cancel.clone(),
         &run_id,
-    );
-    if human {
-        executor = executor.with_events(crate::commands::progress::printer(0));
-    }
+    )
+    .with_events(sinks);
     let mut runner = HybridRunner::new(
         Arc::clone(&ctx),
         request.pipeline.clone(),
@@ -59,10 +63,14 @@ pub async fn run(
         cancel: Some(cancel),
     })
     .with_detach(detach);
+    runner = runner.with_progress(Arc::new(StreamPrinter {
+        print: human && !detach,
+        bus: bus.clone(),
+        run: RunInfo::new(run_id.clone(), request.pipeline.clone()),
+    }));
     if human && detach {
         eprintln!("starting the queries and leaving them running (--mode async)");
     } else if human {
-        runner = runner.with_progress(Arc::new(StreamPrinter));
         match (until_available, args.timeout) {
             (true, _) => eprintln!("streaming until every query has processed what is available"),
             (false, Some(t)) => eprintln!(
@@ -75,6 +83,10 @@ pub async fn run(
     let result = runner.run().await;
     ctrl_c.abort();
     run::stop_server(connected.server, human).await;
+    let delivery = bus.flush(std::time::Duration::from_secs(5)).await;
+    if !delivery.complete {
+        tracing::warn!(?delivery, "some hook deliveries did not finish");
+    }
     let report = result?;
     match output {
         OutputFormat::Human => print!("{}", summary(&report, &ctx)),
@@ -191,11 +203,27 @@ fn every_trigger_terminates(ctx: &Context, pipeline: &str) -> bool {
     streaming.peek().is_some() && streaming.all(|s| s.trigger.terminates())
 }
 
-/// One line per micro-batch on stderr.
-struct StreamPrinter;
+/// Micro-batch progress: a line on stderr, and a `stream_progress` event for the hooks.
+struct StreamPrinter {
+    print: bool,
+    bus: EventBus,
+    run: RunInfo,
+}
 
 impl tauro_streaming::ProgressSink for StreamPrinter {
     fn on_progress(&self, p: &QueryProgress) {
+        let event = ProgressEvent::StreamProgress {
+            node: p.key.rsplit('.').next().unwrap_or(&p.key).to_string(),
+            batch_id: u64::try_from(p.batch_id).ok(),
+            rows: Some(p.input_rows),
+            details: serde_json::to_value(p).unwrap_or_default(),
+        };
+        if let Err(e) = tauro_exec::ProgressSink::on_run_event(&self.bus, &self.run, &event) {
+            tracing::warn!(error = %e, "stream progress event not delivered");
+        }
+        if !self.print {
+            return;
+        }
         eprintln!(
             "      stream {} batch {}: {} rows ({:.0} rows/s, {})",
             p.key,
@@ -207,6 +235,9 @@ impl tauro_streaming::ProgressSink for StreamPrinter {
     }
 
     fn on_terminated(&self, key: &str, exception: Option<&QueryException>) {
+        if !self.print {
+            return;
+        }
         match exception {
             Some(e) => eprintln!("      stream {key} failed: {}", e.message),
             None => eprintln!("      stream {key} stopped"),
