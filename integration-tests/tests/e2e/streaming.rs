@@ -14,6 +14,14 @@ fn hybrid_example_runs_batch_then_stream_and_restarts_without_duplicates() {
     let Some(remote) = spark_remote() else { return };
     let dir = tempfile::tempdir().unwrap();
     let project = hybrid_copy(dir.path());
+    let events = dir.path().join("events.jsonl");
+    let global = dir.path().join("config/global_settings.yaml");
+    let settings = std::fs::read_to_string(&global).unwrap();
+    let hook = format!(
+        "{settings}\nhooks:\n  - {{type: file, path: \"{}\"}}\n",
+        events.display()
+    );
+    std::fs::write(&global, hook).unwrap();
     let args = [
         "--output",
         "json",
@@ -39,6 +47,9 @@ fn hybrid_example_runs_batch_then_stream_and_restarts_without_duplicates() {
             .join("out/_checkpoints/sales_stream/enrich_events")
             .is_dir()
     );
+    // Micro-batch progress reaches the hooks as stream_progress events.
+    let log = std::fs::read_to_string(&events).unwrap();
+    assert!(log.contains("\"event\":\"stream_progress\""), "{log}");
 
     // A new event file arrives: the restarted query reads only it, from the checkpoint.
     std::fs::write(
