@@ -372,6 +372,13 @@ impl HybridRunner {
                 }
             }
         }
+        // Recorded while they run, so `tauro-cli stream status|stop` reach them from another
+        // process; removed once they are stopped.
+        let recorded = if start_failed {
+            Vec::new()
+        } else {
+            self.record_running(&manager, &specs, &report.streams)
+        };
         let (status, stopped_by) = if start_failed {
             (HybridStatus::Failed, "query failed")
         } else {
@@ -382,6 +389,11 @@ impl HybridRunner {
 
         // Graceful stop and final progress.
         let stopped = manager.stop_all(self.stop_timeout).await;
+        if !recorded.is_empty()
+            && let Err(e) = StreamRegistry::for_context(&self.ctx).remove(&self.pipeline, &recorded)
+        {
+            tracing::warn!(error = %e, "could not remove the stopped queries from the registry");
+        }
         for (spec, stream) in specs.iter().zip(report.streams.iter_mut()) {
             let key = spec.key();
             if stream.query_id.is_none() {
@@ -451,6 +463,41 @@ impl HybridRunner {
         Ok(true)
     }
 
+    /// Records the started queries of a waiting (sync) run in the registry; returns the
+    /// recorded node names. A failure to record only costs `stream status|stop`: logged.
+    fn record_running(
+        &self,
+        manager: &StreamingQueryManager,
+        specs: &[StreamingNodeSpec],
+        streams: &[StreamReport],
+    ) -> Vec<String> {
+        let remote = remote_host_port(self.engine.remote());
+        let mut entries = Vec::new();
+        for (spec, stream) in specs.iter().zip(streams) {
+            let (Some(query_id), Ok(session)) =
+                (stream.query_id.clone(), manager.session(&spec.key()))
+            else {
+                continue;
+            };
+            entries.push(StreamEntry {
+                pipeline: spec.pipeline.clone(),
+                node: spec.node.clone(),
+                query_id,
+                query_name: stream.query_name.clone(),
+                session_id: session.id().to_string(),
+                remote: remote.clone(),
+                started_at: now_rfc3339(),
+            });
+        }
+        match StreamRegistry::for_context(&self.ctx).record(&entries) {
+            Ok(()) => entries.into_iter().map(|e| e.node).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record the running queries");
+                Vec::new()
+            }
+        }
+    }
+
     /// Waits for the stop condition; records a failed query's exception.
     async fn wait(
         &self,
@@ -480,7 +527,17 @@ impl HybridRunner {
                 }
             }
             if all_ended {
-                return (HybridStatus::Succeeded, "available_now finished");
+                // Queries that never end by themselves were stopped from outside
+                // (`tauro-cli stream stop`).
+                let finished = specs.iter().all(|s| s.sink.trigger.terminates());
+                return (
+                    HybridStatus::Succeeded,
+                    if finished {
+                        "available_now finished"
+                    } else {
+                        "stopped"
+                    },
+                );
             }
             let sleep = async {
                 match deadline {

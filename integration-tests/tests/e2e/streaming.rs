@@ -316,3 +316,71 @@ fn async_mode_leaves_queries_running_for_stream_status_and_stop() {
         after.stdout
     );
 }
+
+#[test]
+fn stream_stop_from_another_process_ends_a_waiting_run() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let Some(remote) = spark_remote() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let project = hybrid_copy(dir.path());
+    let nodes = dir.path().join("config/nodes.yaml");
+    let yaml = std::fs::read_to_string(&nodes).unwrap();
+    std::fs::write(
+        &nodes,
+        yaml.replace("trigger: available_now", "trigger: \"1 second\""),
+    )
+    .unwrap();
+
+    let child = Command::new(integration_tests::tauro_bin())
+        .args([
+            "--output",
+            "json",
+            "exec",
+            "--project",
+            &project,
+            "-p",
+            "sales_stream",
+            "--remote",
+            &remote,
+            "--timeout",
+            "5m",
+        ])
+        .env_remove("TAURO_SPARK_REMOTE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let registry = dir.path().join(".tauro/streams.json");
+    let started = Instant::now();
+    while !registry.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run never recorded its queries"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let stop = tauro(
+        &[
+            "stream",
+            "stop",
+            "--project",
+            &project,
+            "-p",
+            "sales_stream",
+            "--remote",
+            &remote,
+        ],
+        &[],
+    );
+    assert_eq!(stop.code, 0, "{stop:?}");
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(180),
+        "the run did not end after stream stop"
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["stopped_by"], "stopped", "{report}");
+}
