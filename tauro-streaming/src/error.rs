@@ -63,8 +63,8 @@ pub enum Error {
         key: String,
     },
 
-    /// A streaming node computes with something other than SQL.
-    #[error("node '{node}' ({}:{}): streaming nodes compute with `sql` or `sql_file`; function nodes are not supported yet", location.file.display(), location.line)]
+    /// A streaming function node whose function is missing or returned no single frame.
+    #[error("node '{node}' ({}:{}): its function is not registered with the streaming manager, or did not return one frame", location.file.display(), location.line)]
     UnsupportedCompute {
         /// The node.
         node: String,
@@ -130,9 +130,10 @@ impl Error {
             Self::UnknownQuery { .. } => {
                 Some("list the running queries with `tauro-cli stream status`".into())
             }
-            Self::UnsupportedCompute { .. } => {
-                Some("express the transformation in SQL over the input views".into())
-            }
+            Self::UnsupportedCompute { .. } => Some(
+                "register the function (HybridRunner::with_registry) and return NodeOutput::Frame"
+                    .into(),
+            ),
             Self::Invalid { .. }
             | Self::UnknownPipeline { .. }
             | Self::UnknownNode { .. }

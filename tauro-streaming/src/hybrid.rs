@@ -123,6 +123,7 @@ pub struct HybridRunner {
     progress: Option<Arc<dyn ProgressSink>>,
     stop_timeout: Duration,
     detach: bool,
+    registry: Option<Arc<tauro_exec::NodeRegistry>>,
 }
 
 impl fmt::Debug for HybridRunner {
@@ -145,14 +146,16 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn record(&self, p: &QueryProgress) {
+    /// Records a batch's progress; true when the batch was not seen before.
+    fn record(&self, p: &QueryProgress) -> bool {
         let mut all = match self.batches.lock() {
             Ok(b) => b,
             Err(poisoned) => poisoned.into_inner(),
         };
         all.entry(p.key.clone())
             .or_default()
-            .insert(p.batch_id, p.clone());
+            .insert(p.batch_id, p.clone())
+            .is_none()
     }
 
     fn totals(&self, key: &str) -> (u64, u64) {
@@ -170,9 +173,11 @@ impl Recorder {
 }
 
 impl ProgressSink for Recorder {
+    /// Forwards each batch once, however often the watcher or the final sweep sees it.
     fn on_progress(&self, progress: &QueryProgress) {
-        self.record(progress);
-        if let Some(f) = &self.forward {
+        if self.record(progress)
+            && let Some(f) = &self.forward
+        {
             f.on_progress(progress);
         }
     }
@@ -203,6 +208,7 @@ impl HybridRunner {
             progress: None,
             stop_timeout: Duration::from_secs(30),
             detach: false,
+            registry: None,
         }
     }
 
@@ -228,6 +234,13 @@ impl HybridRunner {
     /// How long each query gets to stop gracefully (default 30 s).
     pub fn with_stop_timeout(mut self, d: Duration) -> Self {
         self.stop_timeout = d;
+        self
+    }
+
+    /// Node functions for streaming nodes computed by `function:` (e.g. the executor's
+    /// registry); without it such nodes fail to start.
+    pub fn with_registry(mut self, registry: Arc<tauro_exec::NodeRegistry>) -> Self {
+        self.registry = Some(registry);
         self
     }
 
@@ -323,7 +336,10 @@ impl HybridRunner {
         }
 
         // Streaming part.
-        let manager = StreamingQueryManager::new(self.engine.clone());
+        let mut manager = StreamingQueryManager::new(self.engine.clone());
+        if let Some(registry) = &self.registry {
+            manager = manager.with_registry(Arc::clone(registry));
+        }
         let recorder = Arc::new(Recorder {
             forward: self.progress.clone(),
             ..Recorder::default()
@@ -405,7 +421,8 @@ impl HybridRunner {
                 stream.error = Some(with_hint(e));
             }
             if let Ok(all) = manager.recent_progress(&key).await {
-                all.iter().for_each(|p| recorder.record(p));
+                // Batches that finished between two polls of the watcher reach the sink too.
+                all.iter().for_each(|p| recorder.on_progress(p));
             }
             (stream.batches, stream.input_rows) = recorder.totals(&key);
             stream.last_progress = match manager.query(&key) {

@@ -150,6 +150,7 @@ pub struct StreamingQueryManager {
     engine: SparkEngine,
     queries: Mutex<BTreeMap<String, Tracked>>,
     watchers: tokio::sync::Mutex<JoinSet<()>>,
+    registry: Option<std::sync::Arc<tauro_exec::NodeRegistry>>,
 }
 
 impl StreamingQueryManager {
@@ -159,7 +160,14 @@ impl StreamingQueryManager {
             engine,
             queries: Mutex::new(BTreeMap::new()),
             watchers: tokio::sync::Mutex::new(JoinSet::new()),
+            registry: None,
         }
+    }
+
+    /// Node functions for streaming nodes with `function:` instead of SQL.
+    pub fn with_registry(mut self, registry: std::sync::Arc<tauro_exec::NodeRegistry>) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     fn tracked(&self) -> BTreeMap<String, Tracked> {
@@ -181,6 +189,46 @@ impl StreamingQueryManager {
             .get(key)
             .map(|t| t.query.clone())
             .ok_or_else(|| Error::UnknownQuery { key: key.into() })
+    }
+
+    /// Runs the node's registered function over its input frames (streaming and static, in
+    /// `input` order); its single output frame is the stream to write.
+    async fn call_function(
+        &self,
+        ctx: &Context,
+        spec: &StreamingNodeSpec,
+        name: &str,
+        session: &Session,
+        mut frames: std::collections::HashMap<String, tauro_io::Frame>,
+    ) -> Result<tauro_io::Frame> {
+        let unsupported = || Error::UnsupportedCompute {
+            node: spec.node.clone(),
+            location: Box::new(spec.location.clone()),
+        };
+        let function = self
+            .registry
+            .as_ref()
+            .and_then(|r| r.get(name))
+            .ok_or_else(unsupported)?;
+        let job = tauro_exec::NodeJob::new(
+            std::sync::Arc::new(ctx.clone()),
+            &spec.node,
+            spec.pipeline.as_str(),
+            None,
+            1,
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .ok_or_else(unsupported)?;
+        let inputs = spec
+            .inputs
+            .iter()
+            .filter_map(|i| frames.remove(i))
+            .collect();
+        let context = tauro_exec::NodeContext::new(job, session.clone());
+        match function.call(context, inputs).await? {
+            tauro_exec::NodeOutput::Frame(frame) => Ok(frame),
+            _ => Err(unsupported()),
+        }
     }
 
     /// Starts a streaming node: checks it (alone and against the running queries'
@@ -205,28 +253,28 @@ impl StreamingQueryManager {
             return Err(Error::Invalid { issues });
         }
         let session = self.engine.new_session().await?;
+        let mut frames = std::collections::HashMap::new();
         for source in &spec.sources {
-            session
-                .read_stream(source)
-                .await?
-                .create_temp_view(&source.name)
-                .await?;
+            let frame = session.read_stream(source).await?;
+            frame.create_temp_view(&source.name).await?;
+            frames.insert(source.name.clone(), frame);
         }
         if !spec.static_inputs.is_empty() {
             let loader = InputLoader::new(ctx, &session);
             for name in &spec.static_inputs {
-                loader
-                    .load(name, None)
-                    .await?
-                    .create_temp_view(name)
-                    .await?;
+                let frame = loader.load(name, None).await?;
+                frame.create_temp_view(name).await?;
+                frames.insert(name.clone(), frame);
             }
         }
-        let query = session
-            .sql(&spec.sql)
-            .await?
-            .write_stream(&spec.sink)
-            .await?;
+        let result = match &spec.function {
+            None => session.sql(&spec.sql).await?,
+            Some(name) => {
+                self.call_function(ctx, spec, name, &session, frames)
+                    .await?
+            }
+        };
+        let query = result.write_stream(&spec.sink).await?;
         let info = QueryInfo {
             key: key.clone(),
             id: query.id().to_string(),

@@ -26,8 +26,13 @@ pub struct StreamingNodeSpec {
     pub sources: Vec<StreamSource>,
     /// Static inputs (outputs of batch nodes), loaded as views of the same names.
     pub static_inputs: Vec<String>,
-    /// The node's SQL over those views.
+    /// The node's SQL over those views (empty for a function node).
     pub sql: String,
+    /// A registered node function computing the stream instead of SQL; it gets the node's
+    /// inputs as frames, in `input` order.
+    pub function: Option<String>,
+    /// The node's inputs, in order.
+    pub inputs: Vec<String>,
     /// The sink and query settings.
     pub sink: StreamSink,
 }
@@ -96,15 +101,9 @@ pub fn build_spec(
         message,
     };
     let settings = node.streaming.clone().unwrap_or_default();
-    let sql = match &node.compute {
-        NodeCompute::Sql { text, .. } => text.clone(),
-        NodeCompute::Function { name } => {
-            issues.push(issue(
-                IssueKind::UnsupportedCompute,
-                format!("function '{name}': streaming nodes compute with `sql` or `sql_file`"),
-            ));
-            String::new()
-        }
+    let (sql, function) = match &node.compute {
+        NodeCompute::Sql { text, .. } => (text.clone(), None),
+        NodeCompute::Function { name } => (String::new(), Some(name.clone())),
     };
     let mut sources = Vec::new();
     let mut static_inputs = Vec::new();
@@ -158,6 +157,8 @@ pub fn build_spec(
             sources,
             static_inputs,
             sql,
+            function,
+            inputs: node.input.clone(),
             sink,
         }),
         _ => Err(issues),

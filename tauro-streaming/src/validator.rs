@@ -291,6 +291,8 @@ mod tests {
             }],
             static_inputs: Vec::new(),
             sql: "SELECT * FROM events".into(),
+            function: None,
+            inputs: vec!["events".into()],
             sink: StreamSink {
                 name: "out".into(),
                 format: sink,

@@ -62,7 +62,8 @@ pub async fn run(
         timeout: args.timeout,
         cancel: Some(cancel),
     })
-    .with_detach(detach);
+    .with_detach(detach)
+    .with_registry(Arc::new(run::registry()));
     runner = runner.with_progress(Arc::new(StreamPrinter {
         print: human && !detach,
         bus: bus.clone(),
