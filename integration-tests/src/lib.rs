@@ -76,8 +76,8 @@ impl Run {
     }
 }
 
-/// Runs `tauro-cli` with `args` and extra environment variables.
-pub fn tauro(args: &[&str], envs: &[(&str, &str)]) -> Run {
+/// `tauro-cli` with `args`, isolated from the suite's environment.
+fn command(args: &[&str]) -> Command {
     let mut cmd = Command::new(tauro_bin());
     cmd.args(args)
         .env_remove("TAURO_ENV")
@@ -85,6 +85,27 @@ pub fn tauro(args: &[&str], envs: &[(&str, &str)]) -> Run {
         // Tests pass --remote explicitly; the suite's server must not leak into projects.
         .env_remove("TAURO_SPARK_REMOTE")
         .env("NO_COLOR", "1");
+    cmd
+}
+
+/// Starts `tauro-cli` in the background (to kill it, or to act while it runs); stderr is
+/// discarded, stdout kept when `capture_stdout`.
+pub fn spawn_tauro(args: &[&str], capture_stdout: bool) -> std::process::Child {
+    let stdout = if capture_stdout {
+        std::process::Stdio::piped()
+    } else {
+        std::process::Stdio::null()
+    };
+    command(args)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tauro-cli starts")
+}
+
+/// Runs `tauro-cli` with `args` and extra environment variables.
+pub fn tauro(args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let mut cmd = command(args);
     for (k, v) in envs {
         cmd.env(k, v);
     }

@@ -2,12 +2,9 @@
 //! `resume`, a failure and `resume`, lineage, and hooks that fail.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use integration_tests::{
-    Project, Run, copy_dir, spark_remote, spark_rows, tauro, tauro_bin, workspace_root,
-};
+use integration_tests::{Project, Run, copy_dir, spark_remote, spark_rows, tauro, workspace_root};
 use serde_json::Value;
 
 fn example_copy(dir: &Path) -> String {
@@ -65,8 +62,8 @@ fn killed_run_leaves_valid_state_and_resume_completes_it() {
     let project = example_copy(dir.path());
     let state = dir.path().join(".tauro/run_state.json");
 
-    let mut child = Command::new(tauro_bin())
-        .args([
+    let mut child = integration_tests::spawn_tauro(
+        &[
             "exec",
             "--project",
             &project,
@@ -80,12 +77,9 @@ fn killed_run_leaves_valid_state_and_resume_completes_it() {
             &remote,
             "--max-workers",
             "1",
-        ])
-        .env_remove("TAURO_SPARK_REMOTE")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+        false,
+    );
     // Kill it (SIGKILL: no chance to clean up) once some, but not all, nodes completed.
     let started = Instant::now();
     loop {

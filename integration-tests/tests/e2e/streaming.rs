@@ -9,6 +9,17 @@ fn hybrid_copy(dir: &Path) -> String {
     dir.display().to_string()
 }
 
+/// Switches the hybrid example copy's stream to a 1-second processing-time trigger; returns
+/// the nodes file and its original text.
+fn processing_time(dir: &Path) -> (std::path::PathBuf, String) {
+    let nodes = dir.join("config/nodes.yaml");
+    let yaml = std::fs::read_to_string(&nodes).unwrap();
+    assert!(yaml.contains("trigger: available_now"));
+    let edited = yaml.replace("trigger: available_now", "trigger: \"1 second\"");
+    std::fs::write(&nodes, edited).unwrap();
+    (nodes, yaml)
+}
+
 #[test]
 fn hybrid_example_runs_batch_then_stream_and_restarts_without_duplicates() {
     let Some(remote) = spark_remote() else { return };
@@ -127,23 +138,15 @@ fn streaming_validation_errors_name_the_node_and_file() {
 
 #[test]
 fn a_killed_stream_restarts_from_its_checkpoint_without_loss_or_duplicates() {
-    use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
     let Some(remote) = spark_remote() else { return };
     let dir = tempfile::tempdir().unwrap();
     let project = hybrid_copy(dir.path());
-    let nodes = dir.path().join("config/nodes.yaml");
-    let yaml = std::fs::read_to_string(&nodes).unwrap();
-    assert!(yaml.contains("trigger: available_now"));
-    std::fs::write(
-        &nodes,
-        yaml.replace("trigger: available_now", "trigger: \"1 second\""),
-    )
-    .unwrap();
+    let (nodes, yaml) = processing_time(dir.path());
 
-    let mut child = Command::new(integration_tests::tauro_bin())
-        .args([
+    let mut child = integration_tests::spawn_tauro(
+        &[
             "exec",
             "--project",
             &project,
@@ -153,12 +156,9 @@ fn a_killed_stream_restarts_from_its_checkpoint_without_loss_or_duplicates() {
             &remote,
             "--timeout",
             "3m",
-        ])
-        .env_remove("TAURO_SPARK_REMOTE")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+        false,
+    );
     // Wait for the first committed micro-batch of the stream.
     let commits = dir
         .path()
@@ -217,13 +217,7 @@ fn async_mode_leaves_queries_running_for_stream_status_and_stop() {
     let Some(remote) = spark_remote() else { return };
     let dir = tempfile::tempdir().unwrap();
     let project = hybrid_copy(dir.path());
-    let nodes = dir.path().join("config/nodes.yaml");
-    let yaml = std::fs::read_to_string(&nodes).unwrap();
-    std::fs::write(
-        &nodes,
-        yaml.replace("trigger: available_now", "trigger: \"1 second\""),
-    )
-    .unwrap();
+    processing_time(dir.path());
 
     let run = tauro(
         &[
@@ -319,22 +313,15 @@ fn async_mode_leaves_queries_running_for_stream_status_and_stop() {
 
 #[test]
 fn stream_stop_from_another_process_ends_a_waiting_run() {
-    use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
     let Some(remote) = spark_remote() else { return };
     let dir = tempfile::tempdir().unwrap();
     let project = hybrid_copy(dir.path());
-    let nodes = dir.path().join("config/nodes.yaml");
-    let yaml = std::fs::read_to_string(&nodes).unwrap();
-    std::fs::write(
-        &nodes,
-        yaml.replace("trigger: available_now", "trigger: \"1 second\""),
-    )
-    .unwrap();
+    processing_time(dir.path());
 
-    let child = Command::new(integration_tests::tauro_bin())
-        .args([
+    let child = integration_tests::spawn_tauro(
+        &[
             "--output",
             "json",
             "exec",
@@ -346,12 +333,9 @@ fn stream_stop_from_another_process_ends_a_waiting_run() {
             &remote,
             "--timeout",
             "5m",
-        ])
-        .env_remove("TAURO_SPARK_REMOTE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+        true,
+    );
     let registry = dir.path().join(".tauro/streams.json");
     let started = Instant::now();
     while !registry.exists() {
