@@ -63,6 +63,8 @@ pub enum Command {
     Spark(SparkArgs),
     /// Streaming queries left running by `exec --mode async`.
     Stream(StreamArgs),
+    /// Search a pipeline's hyperparameters (its `experiment:` block) by Bayesian optimisation.
+    Experiment(ExperimentArgs),
 }
 
 /// Which nodes a run considers, and whether unchanged nodes are reused.
@@ -107,6 +109,39 @@ pub struct WindowArgs {
     /// Last day of the run window (YYYY-MM-DD, inclusive). Default: the start date.
     #[arg(long)]
     pub end: Option<String>,
+}
+
+/// Hyperparameters and model version of a run (ML nodes).
+#[derive(Debug, Clone, Default, Args)]
+pub struct MlArgs {
+    /// Hyperparameters as a JSON object; they win over node and pipeline values.
+    #[arg(long, value_name = "JSON")]
+    pub hyperparams: Option<String>,
+
+    /// One hyperparameter, `name=value` (value typed as YAML: 16, 0.1, true, text);
+    /// repeatable; applied after --hyperparams.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+
+    /// The model version of the run (default: the pipeline's `model_version`, else the
+    /// global `default_model_version`; `latest` = the last registered version).
+    #[arg(long)]
+    pub model_version: Option<String>,
+}
+
+impl MlArgs {
+    /// The run overrides these arguments give.
+    pub fn overrides(&self) -> Result<tauro_exec::MlOverrides, tauro_exec::Error> {
+        let mut o = tauro_exec::MlOverrides::new();
+        if let Some(json) = &self.hyperparams {
+            o.merge_json(json)?;
+        }
+        for p in &self.params {
+            o.merge_param(p)?;
+        }
+        o.model_version = self.model_version.clone();
+        Ok(o)
+    }
 }
 
 /// How a run talks to Spark and handles failures.
@@ -154,6 +189,9 @@ pub struct ExecArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub ml: MlArgs,
 
     /// Print the plan and stop (same as `plan`).
     #[arg(long)]
@@ -250,6 +288,36 @@ pub struct PlanArgs {
 
     #[command(flatten)]
     pub select: SelectArgs,
+}
+
+/// `experiment` arguments.
+#[derive(Debug, Args)]
+pub struct ExperimentArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    #[command(flatten)]
+    pub window: WindowArgs,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    /// Fixed hyperparameters for every trial (the searched ones are set per trial).
+    #[command(flatten)]
+    pub ml: MlArgs,
+
+    /// Number of trials (default: the experiment's `trials`).
+    #[arg(long)]
+    pub trials: Option<u32>,
+
+    /// Random seed (default: the experiment's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Also write the experiment's JSON here (it is always written to
+    /// `<project>/.tauro/experiments/`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// `resume` arguments.

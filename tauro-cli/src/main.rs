@@ -58,6 +58,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Graph(args) => commands::graph::run(&args, cli.output),
         Command::Spark(args) => commands::spark::run(args, cli.output).await,
         Command::Stream(args) => commands::stream::manage(args, cli.output).await,
+        Command::Experiment(args) => commands::experiment::run(args, cli.output).await,
     }
 }
 

@@ -51,6 +51,19 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// A metric value: 4 significant decimals (`0.6123`, `12.5`, `1.2e-5`).
+pub fn metric(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    if v != 0.0 && v.abs() < 1e-3 {
+        return format!("{v:.3e}");
+    }
+    let text = format!("{v:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.to_string()
+}
+
 /// `1,234` style thousands separators.
 pub fn count(n: u64) -> String {
     let digits = n.to_string();

@@ -56,6 +56,7 @@ pub(crate) fn build(mut docs: Docs, how: BuildEnv<'_>, files: &Files) -> Result<
         location,
         &mut diags,
     );
+    crate::ml_parse::check(pipelines_doc, &pipelines, &nodes, &mut diags);
     diags.finish(files)?;
     Ok(Context {
         env: how.env.to_owned(),

@@ -179,6 +179,9 @@ pub(crate) fn build(
     {
         spark_section(&spark, &mut g.spark, diags);
     }
+    // ML defaults stay in `extra` (read with `GlobalSettings::default_hyperparams`); check shapes.
+    let _ = f.json_map("default_hyperparams", diags);
+    let _ = f.text("default_model_version", diags);
     g.hooks = hooks::hooks(&f, project_dir, &location, diags);
     g.lineage = hooks::lineage(&f, project_dir, &location, diags);
     g.extra = map

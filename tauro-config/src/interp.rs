@@ -144,6 +144,11 @@ impl<'a> Interpolator<'a> {
 
     /// Resolves the body of `${…}`.
     fn reference(&mut self, body: &str, loc: Loc, diags: &mut Diags) -> Option<String> {
+        // `${tauro.ml.learning_rate}`: a run-time value Spark substitutes from the session
+        // conf (set by the ML layer), left as written.
+        if body.starts_with("tauro.") {
+            return Some(format!("${{{body}}}"));
+        }
         let (name, default) = match body.find(":-") {
             Some(i) => (&body[..i], Some(&body[i + 2..])),
             None => (body, None),

@@ -61,6 +61,8 @@ mod inputs;
 mod interp;
 mod load;
 mod merge;
+pub mod ml;
+mod ml_parse;
 pub mod model;
 mod nodes;
 mod outputs;
@@ -80,6 +82,7 @@ pub use hooks::{
     LineageSettings, OpenLineageSettings, OpenLineageTargetConfig,
 };
 pub use load::{EnvSources, LoadOptions, Source, Sources, load_project};
+pub use ml::{Dimension, Direction, ExperimentConfig, PipelineMl};
 pub use model::*;
 pub use streaming::{
     OutputMode, StreamTrigger, StreamingSettings, default_checkpoint, parse_interval,

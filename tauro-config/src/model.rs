@@ -140,6 +140,8 @@ pub struct PipelineConfig {
     pub requires_dates: bool,
     /// `max_workers` override for this pipeline.
     pub max_workers: Option<usize>,
+    /// `hyperparams`, `model_version`, `model_name`, `experiment`.
+    pub ml: crate::ml::PipelineMl,
     /// Where the pipeline was defined.
     pub location: Location,
 }
@@ -183,6 +185,8 @@ pub struct NodeConfig {
     pub metrics: Vec<String>,
     /// `model_version`.
     pub model_version: Option<String>,
+    /// `model`: what the node trains or uses (`{name, type, ...}`; a bare string is the name).
+    pub model: Option<IndexMap<String, serde_json::Value>>,
     /// `description`.
     pub description: Option<String>,
     /// `tags`.

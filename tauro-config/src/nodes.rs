@@ -12,7 +12,7 @@ use crate::paths;
 use crate::suggest;
 use crate::tree::{Kind, Loc, Node};
 
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 19] = [
     "input",
     "output",
     "dependencies",
@@ -23,6 +23,7 @@ const KEYS: [&str; 18] = [
     "hyperparams",
     "metrics",
     "model_version",
+    "model",
     "description",
     "tags",
     "type",
@@ -76,9 +77,10 @@ pub(crate) fn build(
                 name: String::new(),
             },
             params: f.json_map("params", diags),
-            hyperparams: f.json_map("hyperparams", diags),
+            hyperparams: hyperparams(&f, diags),
             metrics: names(&f, "metrics", diags),
             model_version: f.text("model_version", diags),
+            model: model(&f, diags),
             description: f.text("description", diags),
             tags: names(&f, "tags", diags),
             node_type: f.text("type", diags),
@@ -94,6 +96,28 @@ pub(crate) fn build(
         }
     }
     out
+}
+
+fn hyperparams(f: &Fields<'_>, diags: &mut Diags) -> IndexMap<String, serde_json::Value> {
+    let map = f.json_map("hyperparams", diags);
+    crate::ml_parse::reserved_names(f, &map, diags);
+    map
+}
+
+/// `model: {name: churn, type: sql}` or `model: churn`.
+fn model(f: &Fields<'_>, diags: &mut Diags) -> Option<IndexMap<String, serde_json::Value>> {
+    let entry = f.get("model")?;
+    match &entry.value.kind {
+        Kind::Map(_) => Some(f.json_map("model", diags)),
+        Kind::Str(s) => Some(IndexMap::from([(
+            "name".to_owned(),
+            serde_json::Value::String(s.clone()),
+        )])),
+        Kind::Null | Kind::Bool(_) | Kind::Num(_) | Kind::Seq(_) => {
+            f.expected("model", entry, "a model name or a mapping", diags);
+            None
+        }
+    }
 }
 
 fn names(f: &Fields<'_>, key: &str, diags: &mut Diags) -> Vec<String> {

@@ -8,19 +8,20 @@ use crate::model::{Location, PipelineConfig, PipelineType};
 use crate::suggest;
 use crate::tree::{Kind, Loc, Node};
 
-const KEYS: [&str; 12] = [
+const KEYS: [&str; 13] = [
     "nodes",
     "type",
     "description",
     "requires_dates",
     "max_workers",
+    "experiment",
+    "hyperparams",
+    "model_version",
+    "model_name",
     // Tauro's keys, accepted for compatibility (validated as shapes only).
     "spark_config",
     "inputs",
     "outputs",
-    "hyperparams",
-    "model_version",
-    "model_name",
     "streaming",
 ];
 
@@ -94,6 +95,7 @@ pub(crate) fn build(
             description: f.text("description", diags),
             requires_dates: f.boolean("requires_dates", true, diags),
             max_workers,
+            ml: crate::ml_parse::pipeline_ml(&f, name, &location, diags),
             location: location(entry.key_loc),
         };
         out.insert(name.clone(), config);

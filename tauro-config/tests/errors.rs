@@ -451,3 +451,66 @@ fn wrapper_keys_are_explained() {
     );
     assert!(err.hint().unwrap().contains("remove `nodes:`"));
 }
+
+#[test]
+fn experiment_blocks_are_checked_before_any_run() {
+    let p = Project::new();
+    p.write(
+        "config/nodes.yaml",
+        "n:\n  input: [raw]\n  output: [clean]\n  sql: SELECT * FROM raw\n  \
+         hyperparams: {depth: 3, lr: 0.1}\n  metrics: [auc, f1]\n",
+    )
+    .write(
+        "config/pipelines.yaml",
+        "p:\n  nodes: [n]\n  experiment:\n    trials: 0\n    metric: f2\n    space:\n      \
+         lr: {type: log_uniform, low: 0, high: 1}\n      depth: {type: integer, low: 9, high: 2}\n      \
+         kind: {type: categorical, values: []}\n      rate: {type: reel, low: 0, high: 1}\n",
+    );
+    assert_eq!(
+        p.errors(),
+        vec![
+            "config/pipelines.yaml:4: the experiment of pipeline 'p': `trials` must be a whole number >= 1, found '0'",
+            "config/pipelines.yaml:7: the experiment of pipeline 'p': dimension 'lr': a log-uniform range must be positive (low 0)",
+            "config/pipelines.yaml:8: the experiment of pipeline 'p': dimension 'depth': the range is inverted (low 9, high 2)",
+            "config/pipelines.yaml:9: the experiment of pipeline 'p': dimension 'kind' has no values to choose from",
+            "config/pipelines.yaml:10: the experiment of pipeline 'p': dimension 'rate': unknown type 'reel'; did you mean 'real'? (expected one of: real, integer, log_uniform, categorical)",
+        ]
+    );
+}
+
+#[test]
+fn experiment_metric_must_come_from_a_node_and_types_must_fit_defaults() {
+    let p = Project::new();
+    p.write(
+        "config/nodes.yaml",
+        "n:\n  input: [raw]\n  output: [clean]\n  sql: SELECT * FROM raw\n  \
+         hyperparams: {depth: 3, kind: a}\n  metrics: [auc, f1]\n",
+    )
+    .write(
+        "config/pipelines.yaml",
+        "p:\n  nodes: [n]\n  hyperparams: {depth: deep}\n  experiment:\n    trials: 4\n    \
+         metric: f2\n    space:\n      kind: [a, b]\n      depth: {type: real, low: 1, high: 9}\n",
+    );
+    assert_eq!(
+        p.errors(),
+        vec![
+            "config/pipelines.yaml:3: pipeline 'p': hyperparameter 'depth' is a string, but node 'n' declares it as an integer (3)",
+            "config/pipelines.yaml:6: pipeline 'p': the experiment optimises 'f2', which no node of the pipeline produces (declared: auc, f1)",
+            "config/pipelines.yaml:9: pipeline 'p': experiment dimension 'depth' gives a number, but the pipeline declares 'depth' as a string (\"deep\")",
+        ]
+    );
+}
+
+#[test]
+fn reserved_hyperparameter_names_are_rejected() {
+    let p = Project::new();
+    p.write(
+        "config/nodes.yaml",
+        "n:\n  input: [raw]\n  output: [clean]\n  sql: SELECT * FROM raw\n  \
+         hyperparams: {model_version: v2}\n",
+    );
+    assert_eq!(
+        one(&p),
+        "config/nodes.yaml:5: node 'n': hyperparameter 'model_version' uses a reserved name"
+    );
+}

@@ -55,6 +55,7 @@ fn node(i: usize) -> NodeConfig {
         hyperparams: IndexMap::new(),
         metrics: Vec::new(),
         model_version: None,
+        model: None,
         description: None,
         tags: Vec::new(),
         node_type: None,
@@ -82,6 +83,7 @@ fn context() -> Context {
         description: None,
         requires_dates: false,
         max_workers: None,
+        ml: Default::default(),
         location: Location {
             file: PathBuf::from("pipelines.yml"),
             line: 1,

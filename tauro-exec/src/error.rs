@@ -358,6 +358,78 @@ pub enum Error {
         /// Why (failed nodes, breaker, cancellation).
         reason: String,
     },
+
+    /// An experiment (hyperparameter search) that cannot run: no trials, an empty space, an
+    /// empty or inverted range, an empty list of choices, or values that do not fit the space.
+    #[error("invalid experiment: {reason}")]
+    InvalidExperiment {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// Every trial of an experiment failed; the first failure is the cause.
+    #[error("experiment failed: all {trials} trial(s) failed")]
+    ExperimentFailed {
+        /// Trials run.
+        trials: usize,
+        /// The first trial's failure.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A run override (`--param k=v`, `--hyperparams '{...}'`) that cannot be read.
+    #[error("invalid hyperparameter override '{text}': {reason}")]
+    InvalidOverride {
+        /// What was given.
+        text: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+
+    /// A hyperparameter whose value does not fit the type of its declared default.
+    #[error(
+        "hyperparameter '{name}' is {given}, but {declared_by} declares it as {expected} ({default})"
+    )]
+    HyperparamType {
+        /// The hyperparameter.
+        name: String,
+        /// The given value's type (`a string`, ...).
+        given: &'static str,
+        /// The declared default's type.
+        expected: &'static str,
+        /// The declared default.
+        default: String,
+        /// Who declares it (`node 'train'`, `the pipeline`, `default_hyperparams`).
+        declared_by: String,
+    },
+
+    /// A node declared `metrics:` it did not produce.
+    #[error("node '{node}' declares metrics it did not produce: {}", missing.join(", "))]
+    MissingMetrics {
+        /// The node.
+        node: String,
+        /// Declared metrics not found.
+        missing: Vec<String>,
+        /// Columns (or metric names) the node's result had.
+        found: Vec<String>,
+    },
+
+    /// `model_version: latest` for a model the registry has no version of.
+    #[error("model '{model}' has no registered version to use as 'latest'")]
+    NoModelVersion {
+        /// The model.
+        model: String,
+    },
+
+    /// The model registry failed.
+    #[error("model registry: cannot {action}")]
+    ModelRegistry {
+        /// What was being done.
+        action: String,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
 }
 
 impl Error {
@@ -410,7 +482,14 @@ impl Error {
             | Self::NothingToResume { .. }
             | Self::ExecutorRequired { .. }
             | Self::StateFile { .. }
-            | Self::RunFailed { .. } => None,
+            | Self::RunFailed { .. }
+            | Self::InvalidExperiment { .. }
+            | Self::ExperimentFailed { .. }
+            | Self::InvalidOverride { .. }
+            | Self::HyperparamType { .. }
+            | Self::MissingMetrics { .. }
+            | Self::NoModelVersion { .. }
+            | Self::ModelRegistry { .. } => None,
         }
     }
 
@@ -449,6 +528,13 @@ impl Error {
             Self::ExecutorRequired { .. } => "EXECUTOR_REQUIRED",
             Self::StateFile { .. } => "STATE_FILE",
             Self::RunFailed { .. } => "RUN_FAILED",
+            Self::InvalidExperiment { .. } => "INVALID_EXPERIMENT",
+            Self::ExperimentFailed { .. } => "EXPERIMENT_FAILED",
+            Self::InvalidOverride { .. } => "INVALID_OVERRIDE",
+            Self::HyperparamType { .. } => "HYPERPARAM_TYPE",
+            Self::MissingMetrics { .. } => "MISSING_METRICS",
+            Self::NoModelVersion { .. } => "NO_MODEL_VERSION",
+            Self::ModelRegistry { .. } => "MODEL_REGISTRY",
         };
         own.to_string()
     }
@@ -474,7 +560,11 @@ impl Error {
             | Self::UnknownNodeType { .. }
             | Self::EmptySelection { .. }
             | Self::NoPreviousRun { .. }
-            | Self::NothingToResume { .. } => true,
+            | Self::NothingToResume { .. }
+            | Self::InvalidExperiment { .. }
+            | Self::InvalidOverride { .. }
+            | Self::HyperparamType { .. }
+            | Self::NoModelVersion { .. } => true,
             Self::OutputMismatch { .. }
             | Self::StatementParameters { .. }
             | Self::Function { .. }
@@ -487,7 +577,10 @@ impl Error {
             | Self::InvalidTransition { .. }
             | Self::ExecutorRequired { .. }
             | Self::StateFile { .. }
-            | Self::RunFailed { .. } => false,
+            | Self::RunFailed { .. }
+            | Self::ExperimentFailed { .. }
+            | Self::MissingMetrics { .. }
+            | Self::ModelRegistry { .. } => false,
         }
     }
 
@@ -611,6 +704,37 @@ impl Error {
                     .to_string(),
             ),
             Self::NoPreviousRun { .. } => Some("run `exec` first".to_string()),
+            Self::InvalidOverride { .. } => Some(
+                "write `--param name=value` (value read as YAML: 16, 0.1, true, text) or \
+                 `--hyperparams '{\"name\": value}'`"
+                    .to_string(),
+            ),
+            Self::HyperparamType { expected, .. } => {
+                Some(format!("give {expected}, as the declared default is"))
+            }
+            Self::MissingMetrics { found, .. } => Some(format!(
+                "return one row with a DOUBLE column per declared metric, rows of (metric, \
+                 value), or record them with NodeContext::record_metric; the result had: {}",
+                if found.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    found.join(", ")
+                }
+            )),
+            Self::NoModelVersion { .. } => Some(
+                "run the training pipeline first, or name a version with --model-version"
+                    .to_string(),
+            ),
+            Self::InvalidExperiment { .. } => Some(
+                "give `trials` >= 1 and at least one dimension; real, integer and log_uniform \
+                 ranges need low < high (log_uniform also low > 0), categorical at least one value"
+                    .to_string(),
+            ),
+            Self::ExperimentFailed { .. } => Some(
+                "the search goes on when a trial fails, so all failing usually means the \
+                 pipeline fails whatever the hyperparameters: fix the first failure"
+                    .to_string(),
+            ),
             Self::NothingToResume { .. } => {
                 Some("run `exec` for an incremental run of what changed".to_string())
             }
@@ -629,7 +753,8 @@ impl Error {
             | Self::NodeNotRegistered { .. }
             | Self::NodeAlreadyRegistered { .. }
             | Self::InvalidTransition { .. }
-            | Self::RunFailed { .. } => None,
+            | Self::RunFailed { .. }
+            | Self::ModelRegistry { .. } => None,
         }
     }
 }

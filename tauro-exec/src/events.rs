@@ -16,6 +16,10 @@ use crate::report::{NodeResult, RunStatus, StopReason};
 /// Something that happened during a run.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one event per node and run; boxing the node result would burden every consumer"
+)]
 pub enum ProgressEvent {
     /// The run starts (after validation).
     RunStarted {

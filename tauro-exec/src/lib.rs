@@ -15,6 +15,8 @@
 //!   the project's `.tauro/run_state.json` and decides RUN / CACHED / SKIP per node (with
 //!   `--full`, selections ([`SelectionSpec`]) and resume); the manifest of each run is kept in
 //!   `.tauro/manifest.json`.
+//! - [`ExperimentCommand`] searches hyperparameters: a [`BayesOptimizer`] (Gaussian process,
+//!   expected improvement) proposes each trial, the caller runs it and returns its metric.
 //!
 //! ```ignore
 //! use std::sync::Arc;
@@ -35,9 +37,11 @@ mod command;
 mod error;
 mod events;
 mod executor;
+mod experiment;
 mod hooks;
 mod incremental;
 mod lineage;
+mod ml;
 mod names;
 mod registry;
 mod report;
@@ -56,6 +60,10 @@ pub use command::NodeCommand;
 pub use error::{BoxError, Error, Result};
 pub use events::{CallbackSink, ProgressEvent, ProgressSink, RunInfo};
 pub use executor::Executor;
+pub use experiment::{
+    BayesOptimizer, ExperimentCommand, ExperimentReport, Proposal, SearchSpace, Trial, TrialKind,
+    TrialOutcome, TrialRecord, TrialStatus, render_table,
+};
 pub use hooks::{
     BusOptions, BusReport, CommandHook, EventBus, EventHook, EventKind, FanoutSink, FileHook,
     FnHook, HookOptions, HookReport, HttpHook, LifecycleEvent, MetricsHook, NodeSummary,
@@ -74,9 +82,13 @@ pub use lineage::{
     OpenLineageHook, OpenLineageTarget, RecordedError, RowsSource, RunLineage, SchemaDiff,
     SchemaField, TypeChange, list_lineage, openlineage_run_id, read_lineage, write_lineage,
 };
+pub use ml::{
+    FileModelRegistry, MlContext, MlNodeSettings, MlOverrides, MlPlan, MlRunInfo, MlWarning,
+    ModelRecord, ModelRegistry, ModelVersionRecord,
+};
 pub use names::view_name;
 pub use registry::{BoxFuture, NodeContext, NodeFunction, NodeOutput, NodeRegistry};
-pub use report::{NodeError, NodeResult, RunReport, RunStatus, StopReason};
+pub use report::{NodeError, NodeMlRecord, NodeResult, RunReport, RunStatus, StopReason};
 pub use resolver::{DependencyGraph, DependencyResolver, EdgeKind};
 pub use retry::RetryPolicy;
 pub use run_id::{is_valid_run_id, new_run_id};

@@ -18,6 +18,7 @@ use crate::runner::NodeJob;
 use tauro_io::{Frame, Session};
 
 use crate::error::{Error, Result};
+use crate::ml::{MetricSink, MlContext};
 
 /// A boxed, sendable future (the return type of object-safe async trait methods).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -50,13 +51,45 @@ impl NodeOutput {
 pub struct NodeContext {
     job: NodeJob,
     session: Session,
+    ml: Option<MlContext>,
+    metrics: MetricSink,
 }
 
 impl NodeContext {
     /// The context for running `job`'s function in `session` (runners build these; tests
     /// may too).
     pub fn new(job: NodeJob, session: Session) -> Self {
-        Self { job, session }
+        let metrics = MetricSink::default();
+        let ml = job.ml().map(|settings| {
+            MlContext::new(
+                Arc::clone(settings),
+                job.run_id().map(str::to_string),
+                metrics.clone(),
+            )
+        });
+        Self {
+            job,
+            session,
+            ml,
+            metrics,
+        }
+    }
+
+    /// The ML context (hyperparameters, model version, metrics to compute), for ML nodes:
+    /// nodes of `type: ml` pipelines and nodes with `hyperparams`, `metrics` or `model`.
+    pub fn ml(&self) -> Option<&MlContext> {
+        self.ml.as_ref()
+    }
+
+    /// Records a metric of this node; it is reported with the run (declared `metrics:` must
+    /// all be recorded or returned in the node's frame).
+    pub fn record_metric(&self, name: &str, value: f64) {
+        self.metrics.record(name, value);
+    }
+
+    /// The metrics recorded so far (the runner takes them when the function returns).
+    pub(crate) fn metric_sink(&self) -> &MetricSink {
+        &self.metrics
     }
 
     /// The node being run.

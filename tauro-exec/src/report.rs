@@ -9,8 +9,10 @@ use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
 use crate::lineage::NodeLineage;
+use crate::ml::MlRunInfo;
 use crate::runner::WrittenOutput;
 use crate::state::NodeStatus;
+use indexmap::IndexMap;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -114,6 +116,9 @@ pub struct NodeResult {
     pub attempts: u32,
     /// When its first attempt started.
     pub started_at: Option<DateTime<Utc>>,
+    /// When its last attempt ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
     /// From the start of its first attempt to the end of its last.
     #[serde(rename = "duration_secs", serialize_with = "secs_opt")]
     pub duration: Option<Duration>,
@@ -127,6 +132,23 @@ pub struct NodeResult {
     /// tracks lineage ([`crate::SparkNodeRunner`] does).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lineage: Option<NodeLineage>,
+    /// Metrics the node produced (ML nodes with `metrics:`, or recorded by a function).
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub metrics: IndexMap<String, f64>,
+    /// For ML nodes: the model version and hyperparameters it ran with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ml: Option<Box<NodeMlRecord>>,
+}
+
+/// The ML execution metadata of one node (besides its status, start, end and duration).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeMlRecord {
+    /// The model it trained or used.
+    pub model_name: String,
+    /// The model version it ran with.
+    pub model_version: Option<String>,
+    /// The hyperparameters it ran with.
+    pub hyperparams: IndexMap<String, serde_json::Value>,
 }
 
 /// The result of a pipeline run.
@@ -149,6 +171,9 @@ pub struct RunReport {
     pub duration: Duration,
     /// Every selected node, in execution (topological) order.
     pub nodes: Vec<NodeResult>,
+    /// For pipelines with ML nodes: model, version, hyperparameters and the metrics produced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ml: Option<MlRunInfo>,
 }
 
 impl RunReport {
@@ -165,6 +190,14 @@ impl RunReport {
     /// Nodes with this status.
     pub fn nodes_with(&self, status: NodeStatus) -> impl Iterator<Item = &NodeResult> {
         self.nodes.iter().filter(move |n| n.status == status)
+    }
+
+    /// A metric produced by the run (the last node in execution order that produced it).
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.nodes
+            .iter()
+            .rev()
+            .find_map(|n| n.metrics.get(name).copied())
     }
 
     /// Total rows written, over nodes that reported it.

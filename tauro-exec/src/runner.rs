@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::Result;
 use crate::lineage::NodeLineage;
+use crate::ml::MlNodeSettings;
 use crate::registry::{BoxFuture, NodeRegistry};
 
 /// One attempt of one node, as handed to a [`NodeRunner`].
@@ -20,6 +21,8 @@ pub struct NodeJob {
     window: Option<DateWindow>,
     attempt: u32,
     cancel: CancellationToken,
+    ml: Option<Arc<MlNodeSettings>>,
+    run_id: Option<Arc<str>>,
 }
 
 impl NodeJob {
@@ -59,7 +62,31 @@ impl NodeJob {
             window,
             attempt,
             cancel,
+            ml: None,
+            run_id: None,
         }
+    }
+
+    /// The job with the ML settings of its node (hyperparameters, model version, metrics).
+    pub fn with_ml(mut self, settings: Arc<MlNodeSettings>) -> Self {
+        self.ml = Some(settings);
+        self
+    }
+
+    /// The job with the id of its run.
+    pub fn with_run_id(mut self, run_id: impl Into<Arc<str>>) -> Self {
+        self.run_id = Some(run_id.into());
+        self
+    }
+
+    /// The node's ML settings, when it is an ML node.
+    pub fn ml(&self) -> Option<&Arc<MlNodeSettings>> {
+        self.ml.as_ref()
+    }
+
+    /// The run's id, when the executor gave one.
+    pub fn run_id(&self) -> Option<&str> {
+        self.run_id.as_deref()
     }
 
     /// The project.
@@ -116,13 +143,15 @@ impl From<tauro_io::WriteReport> for WrittenOutput {
 }
 
 /// What a successful attempt did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeOutcome {
     /// The outputs written, in the node's `output` order.
     pub outputs: Vec<WrittenOutput>,
     /// What the attempt read and wrote, when the runner tracks lineage (becomes
     /// [`crate::NodeResult::lineage`]).
     pub lineage: Option<NodeLineage>,
+    /// Metrics the node produced (declared `metrics:` and any a function recorded).
+    pub metrics: indexmap::IndexMap<String, f64>,
 }
 
 impl NodeOutcome {

@@ -31,9 +31,11 @@ use tauro_io::{Frame, InputLoader, OutputManager, Session, SparkEngine, SqlValue
 use crate::command::NodeCommand;
 use crate::error::{Error, Result};
 use crate::lineage::{LineageCapture, LineageOptions};
+use crate::ml::{MetricSink, MlNodeSettings, declared_metrics, metrics_from_frame};
 use crate::names::{closest, input_views};
 use crate::registry::{BoxFuture, NodeContext, NodeOutput, NodeRegistry};
 use crate::runner::{NodeJob, NodeOutcome, NodeRunner, WrittenOutput};
+use tauro_config::ml::conf_text;
 
 /// How long an interrupted action gets to return after `Session::cancel`.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(15);
@@ -142,8 +144,13 @@ async fn run_node(
         frames.push(frame);
     }
     capture.inputs_loaded();
+    if let Some(ml) = job.ml() {
+        set_ml_confs(session, ml, job.run_id()).await?;
+    }
+    let declared = declared_metrics(node);
+    let mut recorded = MetricSink::default();
     let output = match NodeCommand::from_node(node) {
-        NodeCommand::Sql { text, .. } if node.output.is_empty() => {
+        NodeCommand::Sql { text, .. } if node.output.is_empty() && declared.is_empty() => {
             run_statement(session, node, &text, job.window()).await?;
             NodeOutput::Nothing
         }
@@ -161,12 +168,49 @@ async fn run_node(
                 location: Box::new(node.location.clone()),
             })?;
             let nctx = NodeContext::new(job.clone(), session.clone());
+            recorded = nctx.metric_sink().clone();
             function.call(nctx, frames).await?
         }
     };
-    let mut outcome = write_outputs(job, node, session, output, &mut capture).await?;
+    // A metrics-only node (declared metrics, no outputs) returns its metrics frame.
+    let metrics_frame = match &output {
+        NodeOutput::Frame(frame) if !declared.is_empty() => Some(frame.clone()),
+        _ => None,
+    };
+    let to_write = match output {
+        NodeOutput::Frame(_) if node.output.is_empty() && metrics_frame.is_some() => {
+            NodeOutput::Nothing
+        }
+        other => other,
+    };
+    let mut outcome = write_outputs(job, node, session, to_write, &mut capture).await?;
+    let recorded = recorded.take();
+    if !declared.is_empty() || !recorded.is_empty() {
+        outcome.metrics =
+            metrics_from_frame(&node.name, metrics_frame.as_ref(), declared, recorded).await?;
+    }
     outcome.lineage = capture.finish().await;
     Ok(outcome)
+}
+
+/// Sets the node's ML settings on its session: `tauro.ml.<hyperparameter>`,
+/// `tauro.ml.model_version`, `tauro.ml.model_name`, `tauro.ml.run_id`.
+async fn set_ml_confs(session: &Session, ml: &MlNodeSettings, run_id: Option<&str>) -> Result<()> {
+    for (name, value) in &ml.hyperparams {
+        session
+            .set_conf(&format!("tauro.ml.{name}"), &conf_text(value))
+            .await?;
+    }
+    if let Some(version) = &ml.model_version {
+        session.set_conf("tauro.ml.model_version", version).await?;
+    }
+    session
+        .set_conf("tauro.ml.model_name", &ml.model_name)
+        .await?;
+    if let Some(run_id) = run_id {
+        session.set_conf("tauro.ml.run_id", run_id).await?;
+    }
+    Ok(())
 }
 
 /// A SQL node without outputs: a statement (DDL/DML), run to completion.
@@ -255,6 +299,7 @@ async fn write_outputs(
     Ok(NodeOutcome {
         outputs,
         lineage: None,
+        metrics: indexmap::IndexMap::new(),
     })
 }
 

@@ -32,6 +32,7 @@ pub(crate) fn node(name: &str) -> NodeConfig {
         hyperparams: IndexMap::new(),
         metrics: Vec::new(),
         model_version: None,
+        model: None,
         description: None,
         tags: Vec::new(),
         node_type: None,
@@ -101,6 +102,7 @@ pub(crate) fn context(nodes: Vec<NodeConfig>) -> Context {
         description: None,
         requires_dates: false,
         max_workers: None,
+        ml: Default::default(),
         location: Location {
             file: PathBuf::from("pipelines.yml"),
             line: 1,

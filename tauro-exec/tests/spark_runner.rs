@@ -23,6 +23,8 @@ use tauro_io::{EngineOptions, SparkEngine};
 mod incremental;
 #[path = "spark_runner/lineage.rs"]
 mod lineage;
+#[path = "spark_runner/ml.rs"]
+mod ml;
 
 async fn engine() -> Option<SparkEngine> {
     let remote = match std::env::var("TAURO_SPARK_REMOTE") {
@@ -65,6 +67,7 @@ fn sql_node(name: &str, inputs: &[&str], outputs: &[&str], sql: &str) -> NodeCon
         hyperparams: IndexMap::new(),
         metrics: Vec::new(),
         model_version: None,
+        model: None,
         description: None,
         tags: Vec::new(),
         node_type: None,
@@ -120,6 +123,7 @@ fn project(dir: &Path, nodes: Vec<NodeConfig>, inputs: Vec<InputConfig>) -> Cont
         description: None,
         requires_dates: false,
         max_workers: None,
+        ml: Default::default(),
         location: loc("pipelines.yml"),
     };
     Context {
@@ -160,6 +164,13 @@ async fn count_parquet(engine: &SparkEngine, path: &Path) -> u64 {
     let session = engine.new_session().await.unwrap();
     let query = format!("SELECT * FROM parquet.`{}`", path.display());
     session.sql(&query).await.unwrap().count().await.unwrap()
+}
+
+/// Up to 10 rows of `query` (a SQL text over `parquet.\`path\`` and the like) as JSON.
+async fn query_rows(engine: &SparkEngine, query: &str) -> Vec<serde_json::Value> {
+    let session = engine.new_session().await.unwrap();
+    let frame = session.sql(query).await.unwrap();
+    frame.collect_json(10).await.unwrap()
 }
 
 fn date(s: &str) -> NaiveDate {
@@ -272,31 +283,18 @@ async fn builtin_functions_run_on_spark() {
     assert_eq!(rows("d"), Some(8), "ids 0..=7 once each");
     assert_eq!(rows("f"), Some(6));
     assert_eq!(rows("pass"), Some(6));
-    let session = engine.new_session().await.unwrap();
     let query = format!(
         "SELECT * FROM parquet.`{}` ORDER BY id",
         dir.path().join("pass").display()
     );
-    let rows = session
-        .sql(&query)
-        .await
-        .unwrap()
-        .collect_json(10)
-        .await
-        .unwrap();
+    let rows = query_rows(&engine, &query).await;
     assert_eq!(rows[0], serde_json::json!({"id": 2, "twice": 4}));
     // dedupe kept the 'a' row for the ids both inputs have (order_by src).
     let query = format!(
         "SELECT src FROM parquet.`{}` WHERE id = 4",
         dir.path().join("d").display()
     );
-    let rows = session
-        .sql(&query)
-        .await
-        .unwrap()
-        .collect_json(10)
-        .await
-        .unwrap();
+    let rows = query_rows(&engine, &query).await;
     assert_eq!(rows, [serde_json::json!({"src": "a"})]);
 }
 

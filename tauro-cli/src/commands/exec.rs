@@ -21,7 +21,7 @@ pub async fn run(args: ExecArgs, output: OutputFormat) -> Result<ExitCode, CliEr
     if matches!(kind, PipelineType::Streaming | PipelineType::Hybrid) && !args.dry_run {
         return stream::run(ctx, &args, output).await;
     }
-    let request = RunRequest::new(&ctx, &args.window, &args.select)?;
+    let request = RunRequest::new(&ctx, &args.window, &args.select)?.with_ml(&ctx, &args.ml)?;
     let inc = run::incremental(&ctx, &request);
     let the_plan = run::restrict(inc.plan()?, &args.select.only)?;
     if args.dry_run {

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what `exec` and `resume` share.
 
 pub mod exec;
+pub mod experiment;
 pub mod graph;
 pub mod lineage;
 pub mod list;

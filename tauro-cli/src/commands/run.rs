@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tauro_config::{Context, DateWindow};
 use tauro_exec::{
-    EventBus, Executor, FanoutSink, IncrementalRun, LineageOptions, NodeRegistry,
-    PipelineValidator, Plan, PlanAction, PlanReason, RetryPolicy, RunReport, SelectionSpec,
-    SparkNodeRunner,
+    EventBus, Executor, FanoutSink, FileModelRegistry, IncrementalRun, LineageOptions, MlOverrides,
+    MlPlan, NodeRegistry, PipelineValidator, Plan, PlanAction, PlanReason, RetryPolicy, RunReport,
+    SelectionSpec, SparkNodeRunner,
 };
 use tauro_io::warm::{self, ResolvedRemote};
 use tauro_io::{EngineOptions, LocalServerOptions, SparkEngine};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{EngineArgs, OutputFormat, SelectArgs, Track, WindowArgs};
+use crate::cli::{EngineArgs, MlArgs, OutputFormat, SelectArgs, Track, WindowArgs};
 use crate::commands::progress;
 use crate::error::CliError;
 use crate::render;
@@ -32,6 +32,8 @@ pub struct RunRequest {
     pub selection: SelectionSpec,
     /// `--full`.
     pub full: bool,
+    /// `--hyperparams`, `--param`, `--model-version`.
+    pub ml: MlOverrides,
 }
 
 impl RunRequest {
@@ -62,7 +64,20 @@ impl RunRequest {
                 &select.types,
             ),
             full: select.full,
+            ml: MlOverrides::default(),
         })
+    }
+
+    /// The request with run-level ML overrides, checked against the pipeline's declared
+    /// hyperparameters (type mismatches are errors; unknown names are warned about).
+    pub fn with_ml(mut self, ctx: &Context, args: &MlArgs) -> Result<Self, CliError> {
+        let overrides = args.overrides()?;
+        let plan = MlPlan::resolve(ctx, &self.pipeline, &overrides)?;
+        for w in &plan.warnings {
+            eprintln!("warning: {w}");
+        }
+        self.ml = overrides;
+        Ok(self)
     }
 }
 
@@ -77,6 +92,7 @@ pub fn incremental(ctx: &Arc<Context>, request: &RunRequest) -> IncrementalRun {
         .with_window(request.window)
         .with_selection(request.selection.clone())
         .with_full(request.full)
+        .with_ml(request.ml.clone())
 }
 
 /// `--node X` (repeatable): exactly these nodes run, whatever changed; nothing else does.
@@ -311,7 +327,9 @@ async fn run_on_spark(
     run_id: &str,
 ) -> Result<(Plan, RunReport), CliError> {
     let (cancel, ctrl_c) = ctrl_c_token();
-    let executor = executor(ctx, engine, args, cancel, run_id);
+    let executor = executor(ctx, engine, args, cancel, run_id)
+        .with_ml(inc.ml().clone())
+        .with_model_registry(Arc::new(FileModelRegistry::for_project(&ctx.project_dir)));
     let result = inc.execute(plan, Some(&executor)).await;
     ctrl_c.abort();
     Ok(result?)
@@ -357,8 +375,39 @@ pub fn summary(report: &RunReport, ctx: &Context, window: Option<DateWindow>) ->
         &["node", "status", "attempts", "duration", "rows", "outputs"],
         &rows,
     ));
+    if let Some(ml) = &report.ml {
+        out.push_str(&ml_summary(ml));
+    }
     if let Some(reason) = &report.stop_reason {
         out.push_str(&format!("stopped: {reason}\n"));
+    }
+    out
+}
+
+/// `model …` and `metrics …` lines of an ML run.
+fn ml_summary(ml: &tauro_exec::MlRunInfo) -> String {
+    let params: Vec<String> = ml
+        .hyperparams
+        .iter()
+        .map(|(k, v)| format!("{k}={}", tauro_config::ml::conf_text(v)))
+        .collect();
+    let mut out = format!(
+        "model {} version {}; hyperparams: {}\n",
+        ml.model_name,
+        ml.model_version.as_deref().unwrap_or("(none)"),
+        if params.is_empty() {
+            "none".to_string()
+        } else {
+            params.join(", ")
+        }
+    );
+    if !ml.metrics.is_empty() {
+        let metrics: Vec<String> = ml
+            .metrics
+            .iter()
+            .map(|(k, v)| format!("{k}={}", render::metric(*v)))
+            .collect();
+        out.push_str(&format!("metrics: {}\n", metrics.join(", ")));
     }
     out
 }

@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::events::ProgressSink;
+use crate::ml::{MlOverrides, MlPlan, ModelRegistry, ModelVersionRecord};
 use crate::report::RunReport;
 use crate::retry::RetryPolicy;
 use crate::runner::NodeRunner;
@@ -67,6 +68,8 @@ pub struct Executor {
     sink: Option<Arc<dyn ProgressSink>>,
     cancel_grace: Duration,
     run_id: Option<String>,
+    ml: MlOverrides,
+    models: Option<Arc<dyn ModelRegistry>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -79,6 +82,7 @@ impl std::fmt::Debug for Executor {
             .field("breaker_threshold", &self.breaker_threshold)
             .field("cancel_grace", &self.cancel_grace)
             .field("run_id", &self.run_id)
+            .field("ml", &self.ml)
             .finish_non_exhaustive()
     }
 }
@@ -102,7 +106,29 @@ impl Executor {
             sink: None,
             cancel_grace: Duration::from_secs(30),
             run_id: None,
+            ml: MlOverrides::default(),
+            models: None,
         }
+    }
+
+    /// Run-level hyperparameters and model version for ML nodes (they win over node and
+    /// pipeline values; see [`MlPlan`]).
+    pub fn with_ml(mut self, overrides: MlOverrides) -> Self {
+        self.ml = overrides;
+        self
+    }
+
+    /// The ML overrides of this executor.
+    pub fn ml(&self) -> &MlOverrides {
+        &self.ml
+    }
+
+    /// Registers the model version of every successful run with ML nodes in `registry`
+    /// (with the run's hyperparameters and metrics), and resolves `model_version: latest`
+    /// through it.
+    pub fn with_model_registry(mut self, registry: Arc<dyn ModelRegistry>) -> Self {
+        self.models = Some(registry);
+        self
     }
 
     /// The id of the runs of this executor (default: a new id per run, see
@@ -179,7 +205,8 @@ impl Executor {
         if let Some(registry) = self.runner.registry() {
             validator = validator.with_registry(registry);
         }
-        validator.validate(pipeline, selection, window).map(|_| ())
+        validator.validate(pipeline, selection, window)?;
+        MlPlan::resolve(ctx, pipeline, &self.ml).map(|_| ())
     }
 
     /// Validates, then runs the `selection` of `pipeline` for `window` (default: the global
@@ -200,6 +227,7 @@ impl Executor {
             validator = validator.with_registry(registry);
         }
         let validated = validator.validate(pipeline, selection, window)?;
+        let ml = Arc::new(self.ml_plan(&ctx, pipeline)?);
         let settings = self.settings(&ctx, pipeline);
         let run = scheduler::Run {
             runner: Arc::clone(&self.runner),
@@ -211,6 +239,7 @@ impl Executor {
                 .run_id
                 .clone()
                 .unwrap_or_else(crate::run_id::new_run_id),
+            ml: Arc::clone(&ml),
         };
         // The scheduling loop runs as a task of its own (owned by this future: dropping the
         // future aborts it), so that it sits on a runtime worker next to the attempts it
@@ -218,6 +247,10 @@ impl Executor {
         let mut owner = JoinSet::new();
         owner.spawn(async move { run.execute(validated).await });
         match owner.join_next().await {
+            Some(Ok(Ok(report))) => {
+                self.register_model(&report);
+                Ok(report)
+            }
             Some(Ok(report)) => report,
             Some(Err(e)) => Err(Error::Panicked {
                 node: format!("<scheduler of pipeline '{pipeline}'>"),
@@ -226,6 +259,53 @@ impl Executor {
             None => Err(Error::Cancelled {
                 node: format!("<scheduler of pipeline '{pipeline}'>"),
             }),
+        }
+    }
+
+    /// The run's ML settings, with `latest` resolved through the model registry.
+    fn ml_plan(&self, ctx: &Context, pipeline: &str) -> Result<MlPlan> {
+        let mut plan = MlPlan::resolve(ctx, pipeline, &self.ml)?;
+        for warning in &plan.warnings {
+            tracing::info!("{warning}");
+        }
+        let wants_latest = plan.run.model_version.as_deref() == Some("latest")
+            || plan
+                .nodes
+                .values()
+                .any(|n| n.model_version.as_deref() == Some("latest"));
+        if let (true, Some(models)) = (wants_latest, &self.models) {
+            let model = plan.run.model_name.clone();
+            let latest = models
+                .latest(&model)?
+                .ok_or(Error::NoModelVersion { model })?;
+            plan.replace_model_version("latest", &latest.version);
+        }
+        Ok(plan)
+    }
+
+    /// Records the model version a successful ML run produced (failures only warn: the
+    /// run itself succeeded).
+    fn register_model(&self, report: &RunReport) {
+        let (Some(models), Some(ml)) = (&self.models, &report.ml) else {
+            return;
+        };
+        if !report.succeeded() {
+            return;
+        }
+        let record = ModelVersionRecord {
+            model: ml.model_name.clone(),
+            version: ml
+                .model_version
+                .clone()
+                .unwrap_or_else(|| report.run_id.clone()),
+            run_id: report.run_id.clone(),
+            pipeline: report.pipeline.clone(),
+            registered_at: chrono::Utc::now(),
+            hyperparams: ml.hyperparams.clone(),
+            metrics: ml.metrics.clone(),
+        };
+        if let Err(e) = models.register_version(&record) {
+            tracing::warn!(error = %e, model = %record.model, "could not register the model version");
         }
     }
 

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 use crate::events::{Emitter, ProgressEvent, ProgressSink, RunInfo};
 use crate::lineage::NodeLineage;
-use crate::report::{NodeError, NodeResult, RunReport, RunStatus, StopReason};
+use crate::ml::MlPlan;
+use crate::report::{NodeError, NodeMlRecord, NodeResult, RunReport, RunStatus, StopReason};
 use crate::retry::RetryPolicy;
 use crate::runner::{NodeJob, NodeOutcome, NodeRunner, WrittenOutput, total_rows};
 use crate::state::{NodeStatus, UnifiedPipelineState};
@@ -38,6 +39,8 @@ pub(crate) struct Run {
     pub(crate) cancel: CancellationToken,
     pub(crate) sink: Option<Arc<dyn ProgressSink>>,
     pub(crate) run_id: String,
+    /// The resolved ML settings (empty when the pipeline has no ML node).
+    pub(crate) ml: Arc<MlPlan>,
 }
 
 /// Per-node bookkeeping besides the state machine.
@@ -51,6 +54,7 @@ struct Track {
     outputs: Vec<WrittenOutput>,
     error: Option<NodeError>,
     lineage: Option<NodeLineage>,
+    metrics: indexmap::IndexMap<String, f64>,
 }
 
 /// The mutable part of a run.
@@ -110,6 +114,7 @@ impl Run {
                 outputs: Vec::new(),
                 error: None,
                 lineage: None,
+                metrics: indexmap::IndexMap::new(),
             });
         }
         let n = state.len();
@@ -157,6 +162,15 @@ impl Run {
             duration,
             stop_reason: lp.stop.clone(),
         });
+        let nodes: Vec<NodeResult> = lp.results.into_iter().flatten().collect();
+        let ml = (!self.ml.is_empty()).then(|| {
+            let mut info = self.ml.run.clone();
+            for n in &nodes {
+                info.metrics
+                    .extend(n.metrics.iter().map(|(k, v)| (k.clone(), *v)));
+            }
+            info
+        });
         Ok(RunReport {
             run_id: self.run_id.clone(),
             pipeline: graph.pipeline().to_string(),
@@ -164,7 +178,8 @@ impl Run {
             stop_reason: lp.stop,
             started_at,
             duration,
-            nodes: lp.results.into_iter().flatten().collect(),
+            nodes,
+            ml,
         })
     }
 }
@@ -255,14 +270,18 @@ impl Loop<'_> {
             self.emitter
                 .emit(|| ProgressEvent::NodeStarted { node: name.clone() });
         }
-        let job = NodeJob::at(
+        let mut job = NodeJob::at(
             Arc::clone(&self.run.ctx),
             track.node,
             Arc::clone(&self.pipeline),
             self.window,
             attempt,
             self.abort.child_token(),
-        );
+        )
+        .with_run_id(self.run.run_id.as_str());
+        if let Some(settings) = self.run.ml.node(&self.run.ctx.nodes[track.node].name) {
+            job = job.with_ml(Arc::clone(settings));
+        }
         let work = attempt_with_timeout(
             Arc::clone(&self.run.runner),
             job,
@@ -310,6 +329,7 @@ impl Loop<'_> {
         self.consecutive_failures = 0;
         self.tracks[i].outputs = outcome.outputs;
         self.tracks[i].lineage = outcome.lineage;
+        self.tracks[i].metrics = outcome.metrics;
         self.tracks[i].error = None;
         self.set(i, NodeStatus::Completed);
         self.finish(i);
@@ -407,16 +427,27 @@ impl Loop<'_> {
         let track = &mut self.tracks[i];
         let outputs = std::mem::take(&mut track.outputs);
         let rows_written = total_rows(&outputs);
+        let name = &self.run.ctx.nodes[track.node].name;
+        let ml = self.run.ml.node(name).map(|s| {
+            Box::new(NodeMlRecord {
+                model_name: s.model_name.clone(),
+                model_version: s.model_version.clone(),
+                hyperparams: s.hyperparams.clone(),
+            })
+        });
         let result = NodeResult {
-            name: self.run.ctx.nodes[track.node].name.clone(),
+            name: name.clone(),
             status: self.state.status_at(i),
             attempts: self.state.attempts_at(i),
             started_at: track.started_at,
+            finished_at: track.started_at.map(|_| Utc::now()),
             duration: track.started.map(|s| s.elapsed()),
             rows_written,
             outputs,
             error: track.error.take(),
             lineage: track.lineage.take(),
+            metrics: std::mem::take(&mut track.metrics),
+            ml,
         };
         if self.emitter.is_active() {
             let event = ProgressEvent::NodeFinished(result.clone());

@@ -103,6 +103,7 @@ impl NodeRunner for Fake {
             });
             match (ok, saw_cancel) {
                 (true, _) => Ok(NodeOutcome {
+                    metrics: Default::default(),
                     outputs: vec![WrittenOutput {
                         output: format!("{name}_out"),
                         destination: format!("/tmp/{name}"),

@@ -42,6 +42,7 @@ impl NodeRunner for Fake {
                 return Err(Error::function(format!("{name} failed on purpose")));
             }
             Ok(NodeOutcome {
+                metrics: Default::default(),
                 outputs: node
                     .output
                     .iter()
@@ -116,6 +117,9 @@ fn every_kind_is_a_configurable_hook_event() {
         outputs: Vec::new(),
         error: None,
         lineage: None,
+        finished_at: None,
+        metrics: Default::default(),
+        ml: None,
     };
     let kinds = [
         EventKind::PipelineStart { nodes: 1 },
@@ -207,6 +211,9 @@ fn event_json_starts_with_the_common_fields() {
         outputs: Vec::new(),
         error: Some(Error::function("bad").into()),
         lineage: None,
+        finished_at: None,
+        metrics: Default::default(),
+        ml: None,
     });
     let json = &LifecycleEvent::from_progress(&run, &finished)
         .unwrap()

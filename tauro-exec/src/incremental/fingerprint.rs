@@ -68,6 +68,7 @@ pub(crate) fn fingerprints(
     ctx: &Context,
     graph: &DependencyGraph,
     window: Option<DateWindow>,
+    ml: Option<&crate::ml::MlPlan>,
 ) -> Vec<NodePrint> {
     let produced: HashSet<&str> = graph
         .nodes()
@@ -82,11 +83,39 @@ pub(crate) fn fingerprints(
         let (config, uses_window) = node_config(ctx, node);
         // `node_config` sorts every object's keys: the text is canonical.
         let config_hash = hash(&["config", &config.to_string()]);
-        let params = match (uses_window, window) {
+        let mut params = match (uses_window, window) {
             (true, Some(w)) => format!("window:{}..{}", w.start, w.end),
             (true, None) => "window:none".to_string(),
             (false, _) => "-".to_string(),
         };
+        // An ML node's effective hyperparameters and model version are run parameters too
+        // (pipeline values, defaults and run overrides change what it computes).
+        // A SQL node depends only on what its text references (`${tauro.ml.<name>}`); a
+        // function node may read any of them.
+        if let Some(settings) = ml.and_then(|m| m.node(&node.name)) {
+            let effective = match &node.compute {
+                tauro_config::NodeCompute::Sql { text, .. } => {
+                    let used = |name: &str| text.contains(&format!("${{tauro.ml.{name}}}"));
+                    let hyperparams: serde_json::Map<String, serde_json::Value> = settings
+                        .hyperparams
+                        .iter()
+                        .filter(|(k, _)| used(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    serde_json::json!({
+                        "hyperparams": hyperparams,
+                        "model_version": settings.model_version.as_ref().filter(|_| used("model_version")),
+                        "model_name": used("model_name").then_some(&settings.model_name),
+                    })
+                }
+                tauro_config::NodeCompute::Function { .. } => serde_json::json!({
+                    "hyperparams": settings.hyperparams,
+                    "model_version": settings.model_version,
+                    "model_name": settings.model_name,
+                }),
+            };
+            params.push_str(&format!("|ml:{effective}"));
+        }
         let mut markers: Vec<(&str, String)> = node
             .input
             .iter()
@@ -311,7 +340,7 @@ mod tests {
 
     fn prints(ctx: &Context, window: Option<DateWindow>) -> Vec<Fingerprint> {
         let graph = DependencyResolver::new(ctx).resolve("p").unwrap();
-        fingerprints(ctx, &graph, window)
+        fingerprints(ctx, &graph, window, None)
             .into_iter()
             .map(|p| p.fingerprint)
             .collect()

@@ -418,7 +418,7 @@ mod tests {
 
     fn compile(ctx: &Context) -> PipelineManifest {
         let graph = DependencyResolver::new(ctx).resolve("p").unwrap();
-        let prints = fingerprints(ctx, &graph, None);
+        let prints = fingerprints(ctx, &graph, None, None);
         PipelineManifest::compile(ctx, &graph, &prints, None)
     }
 

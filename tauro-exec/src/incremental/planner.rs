@@ -43,6 +43,7 @@ pub struct Planner<'a> {
     previous: Option<&'a ProjectManifest>,
     selection: SelectionSpec,
     full: bool,
+    ml: crate::ml::MlOverrides,
 }
 
 impl<'a> Planner<'a> {
@@ -56,6 +57,7 @@ impl<'a> Planner<'a> {
             previous: None,
             selection: SelectionSpec::default(),
             full: false,
+            ml: crate::ml::MlOverrides::default(),
         }
     }
 
@@ -81,6 +83,13 @@ impl<'a> Planner<'a> {
     /// Restricts the plan to a selection.
     pub fn with_selection(mut self, selection: SelectionSpec) -> Self {
         self.selection = selection;
+        self
+    }
+
+    /// The run's ML overrides: ML nodes whose effective hyperparameters or model version
+    /// differ from their last run's run again.
+    pub fn with_ml(mut self, overrides: crate::ml::MlOverrides) -> Self {
+        self.ml = overrides;
         self
     }
 
@@ -233,7 +242,8 @@ impl<'a> Planner<'a> {
         )?;
         let window = validated.window();
         let graph = validated.graph().clone();
-        let prints = fingerprints(self.ctx, &graph, window);
+        let ml = crate::ml::MlPlan::resolve(self.ctx, self.pipeline, &self.ml)?;
+        let prints = fingerprints(self.ctx, &graph, window, Some(&ml));
         let manifest =
             PipelineManifest::compile(self.ctx, &graph, &prints, window.map(StoredWindow::from));
         Ok(Draft {

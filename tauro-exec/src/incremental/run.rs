@@ -59,6 +59,7 @@ pub struct IncrementalRun {
     dir: StateDir,
     sink: Option<Arc<dyn ProgressSink>>,
     run_id: Option<String>,
+    ml: crate::ml::MlOverrides,
 }
 
 impl std::fmt::Debug for IncrementalRun {
@@ -87,6 +88,7 @@ impl IncrementalRun {
             dir,
             sink: None,
             run_id: None,
+            ml: crate::ml::MlOverrides::default(),
         }
     }
 
@@ -94,6 +96,18 @@ impl IncrementalRun {
     pub fn with_window(mut self, window: Option<DateWindow>) -> Self {
         self.window = window;
         self
+    }
+
+    /// The run's ML overrides (hyperparameters, model version): part of ML nodes'
+    /// fingerprints. Give the executor the same ones ([`Executor::with_ml`]).
+    pub fn with_ml(mut self, overrides: crate::ml::MlOverrides) -> Self {
+        self.ml = overrides;
+        self
+    }
+
+    /// The run's ML overrides.
+    pub fn ml(&self) -> &crate::ml::MlOverrides {
+        &self.ml
     }
 
     /// Restricts the run to a selection.
@@ -152,7 +166,8 @@ impl IncrementalRun {
             .with_state(&loaded.state)
             .with_previous_manifest(manifest.manifest.as_ref())
             .with_selection(self.selection.clone())
-            .with_full(self.mode == PlanMode::Full);
+            .with_full(self.mode == PlanMode::Full)
+            .with_ml(self.ml.clone());
         let mut plan = match self.mode {
             PlanMode::Resume => planner.resume()?,
             PlanMode::Incremental | PlanMode::Full => planner.plan()?,
@@ -260,6 +275,7 @@ impl IncrementalRun {
                     started_at,
                     duration: Duration::ZERO,
                     nodes: Vec::new(),
+                    ml: None,
                 }
             }
         };
@@ -296,11 +312,14 @@ fn with_cached(mut report: RunReport, plan: &Plan) -> RunReport {
                 status: NodeStatus::Cached,
                 attempts: 0,
                 started_at: None,
+                finished_at: None,
                 duration: None,
                 rows_written: None,
                 outputs: Vec::new(),
                 error: None,
                 lineage: None,
+                metrics: indexmap::IndexMap::new(),
+                ml: None,
             });
         }
     }

@@ -420,6 +420,9 @@ mod tests {
             outputs: Vec::new(),
             error: None,
             lineage: None,
+            finished_at: None,
+            metrics: Default::default(),
+            ml: None,
         }
     }
 
@@ -484,6 +487,7 @@ mod tests {
             started_at: Utc::now(),
             duration: Duration::ZERO,
             nodes: Vec::new(),
+            ml: None,
         };
         writer.finish(&report).unwrap();
         let state = RunState::load(&sd).state;

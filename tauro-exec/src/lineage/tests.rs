@@ -88,6 +88,7 @@ impl NodeRunner for LineageFake {
                 })
                 .collect();
             Ok(NodeOutcome {
+                metrics: Default::default(),
                 outputs: written,
                 lineage: Some(NodeLineage {
                     attempt: job.attempt(),
