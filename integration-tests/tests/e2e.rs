@@ -14,6 +14,8 @@ mod failures;
 mod incremental;
 #[path = "e2e/layers.rs"]
 mod layers;
+#[path = "e2e/ml.rs"]
+mod ml;
 #[path = "e2e/snapshots.rs"]
 mod snapshots;
 #[path = "e2e/streaming.rs"]

@@ -167,3 +167,89 @@ fn unreachable_server_is_reported_within_the_deadline() {
     // The default connect timeout is 15 s; allow for process start-up on a busy machine.
     assert!(run.elapsed.as_secs() < 25, "took {:?}", run.elapsed);
 }
+
+/// An ML project whose pipeline `p` searches `k` in `dimension` for `metric` over `trials`
+/// trials: `metric` is on line 5 of pipelines.yaml, `trials` on 6, the dimension on 8.
+fn ml_project(metric: &str, trials: &str, dimension: &str) -> Project {
+    let pipelines = format!(
+        "p:\n  type: ml\n  model_name: m\n  experiment:\n    metric: {metric}\n    trials: {trials}\n    \
+         space:\n      k: {dimension}\n  nodes: [train, evaluate]\n"
+    );
+    let nodes = "train:\n  input: [src]\n  output: [dst]\n  sql: SELECT 1 AS k\n  hyperparams:\n    k: 3\n\
+                 evaluate:\n  input: [dst]\n  output: [scores]\n  sql: SELECT 0.5 AS f1, 0.5 AS auc\n  \
+                 metrics: [f1, auc]\n";
+    let output = format!("{OUTPUT}scores:\n  format: parquet\n  filepath: scores\n");
+    Project::new(GLOBAL, &pipelines, nodes, INPUT, &output)
+}
+
+const INTEGER_RANGE: &str = "{type: integer, low: 1, high: 9}";
+
+#[test]
+fn experiment_with_no_trials_fails_before_spark() {
+    let p = ml_project("f1", "0", INTEGER_RANGE);
+    // Any command checks the configuration first: the unreachable server is never asked.
+    let run = tauro(
+        &[
+            "experiment",
+            "--project",
+            &p.arg(),
+            "--pipeline",
+            "p",
+            "--remote",
+            "sc://127.0.0.1:1",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("pipelines.yaml:6"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`trials` must be a whole number >= 1"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn experiment_metric_that_no_node_declares() {
+    let p = ml_project("aucc", "4", INTEGER_RANGE);
+    let run = validate(&p);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("pipelines.yaml:5"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("'aucc', which no node of the pipeline produces"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("declared: f1, auc"), "{}", run.stderr);
+    assert!(run.stderr.contains("did you mean 'auc'?"), "{}", run.stderr);
+}
+
+#[test]
+fn experiment_search_space_mistakes() {
+    for (dimension, message) in [
+        (
+            "{type: integer, low: 5, high: 2}",
+            "range is inverted (low 5, high 2)",
+        ),
+        (
+            "{type: log_uniform, low: 0, high: 9}",
+            "log-uniform range must be positive (low 0)",
+        ),
+        (
+            "{type: categorical, values: []}",
+            "has no values to choose from",
+        ),
+    ] {
+        let p = ml_project("f1", "4", dimension);
+        let run = validate(&p);
+        assert_eq!(run.code, 2, "{dimension}: {run:?}");
+        assert!(
+            run.stderr.contains("pipelines.yaml:8"),
+            "{dimension}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("dimension 'k'"), "{}", run.stderr);
+        assert!(run.stderr.contains(message), "{dimension}: {}", run.stderr);
+    }
+}

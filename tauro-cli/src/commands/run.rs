@@ -328,7 +328,7 @@ async fn run_on_spark(
 ) -> Result<(Plan, RunReport), CliError> {
     let (cancel, ctrl_c) = ctrl_c_token();
     let executor = executor(ctx, engine, args, cancel, run_id)
-        .with_ml(inc.ml().clone())
+        .with_ml(plan.ml.clone())
         .with_model_registry(Arc::new(FileModelRegistry::for_project(&ctx.project_dir)));
     let result = inc.execute(plan, Some(&executor)).await;
     ctrl_c.abort();

@@ -21,7 +21,7 @@ pub async fn run(
     output: OutputFormat,
 ) -> Result<ExitCode, CliError> {
     let human = output == OutputFormat::Human;
-    let request = RunRequest::new(&ctx, &args.window, &args.select)?;
+    let request = RunRequest::new(&ctx, &args.window, &args.select)?.with_ml(&ctx, &args.ml)?;
     let detach = args.mode == StreamMode::Async;
     if detach && is_local(&ctx, &args.engine) {
         return Err(CliError::Usage {
@@ -49,6 +49,7 @@ pub async fn run(
         cancel.clone(),
         &run_id,
     )
+    .with_ml(request.ml.clone())
     .with_events(sinks);
     let mut runner = HybridRunner::new(
         Arc::clone(&ctx),

@@ -312,6 +312,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_experiment_can_run_on_a_spawned_task() {
+        let command = ExperimentCommand::new(plane(), Direction::Minimize).with_trials(2);
+        let task = tokio::spawn(command.run(|trial: Trial| async move {
+            tokio::task::yield_now().await;
+            Ok(TrialOutcome::new(-score(&trial.values)).with_run_id("r"))
+        }));
+        let report = task.await.unwrap().unwrap();
+        assert_eq!(report.trials.len(), 2);
+        assert_eq!(report.best.unwrap().run_id.as_deref(), Some("r"));
+    }
+
+    #[tokio::test]
     async fn failed_trials_are_recorded_and_the_search_goes_on() {
         let report = ExperimentCommand::new(plane(), Direction::Maximize)
             .with_trials(5)

@@ -179,6 +179,9 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Resume: the run being resumed.
     pub resumes_run: Option<String>,
+    /// The run's ML overrides (resume: the resumed run's, unless new ones are given).
+    #[serde(skip_serializing_if = "crate::ml::MlOverrides::is_empty")]
+    pub ml: crate::ml::MlOverrides,
     #[serde(skip)]
     pub(crate) manifest: PipelineManifest,
     #[serde(skip)]

@@ -91,6 +91,7 @@ fn ran(plan: &Plan, state: &RunState, statuses: &[(&str, NodeStatus)]) -> RunSta
         window: plan.window.map(Into::into),
         nodes: plan.to_run(),
         error: None,
+        ml: Default::default(),
     });
     state
 }

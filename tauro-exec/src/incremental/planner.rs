@@ -101,7 +101,7 @@ impl<'a> Planner<'a> {
 
     /// The incremental (or full) plan.
     pub fn plan(&self) -> Result<Plan> {
-        let mut draft = self.draft(self.window)?;
+        let mut draft = self.draft(self.window, &self.ml)?;
         let selected = self.selection.resolve(self.ctx, &draft.graph)?;
         let pstate = self.pipeline_state();
         let mode = if self.full {
@@ -177,7 +177,12 @@ impl<'a> Planner<'a> {
             });
         };
         let window = self.window.or(last.window.map(DateWindow::from));
-        let mut draft = self.draft(window)?;
+        let ml = if self.ml.is_empty() {
+            last.ml.clone()
+        } else {
+            self.ml.clone()
+        };
+        let mut draft = self.draft(window, &ml)?;
         if let (Some(given), Some(before)) = (self.window, last.window)
             && StoredWindow::from(given) != before
         {
@@ -234,7 +239,7 @@ impl<'a> Planner<'a> {
         self.state.and_then(|s| s.pipelines.get(self.pipeline))
     }
 
-    fn draft(&self, window: Option<DateWindow>) -> Result<Draft> {
+    fn draft(&self, window: Option<DateWindow>, ml: &crate::ml::MlOverrides) -> Result<Draft> {
         let validated = PipelineValidator::new(self.ctx).validate(
             self.pipeline,
             &NodeSelection::All,
@@ -242,8 +247,8 @@ impl<'a> Planner<'a> {
         )?;
         let window = validated.window();
         let graph = validated.graph().clone();
-        let ml = crate::ml::MlPlan::resolve(self.ctx, self.pipeline, &self.ml)?;
-        let prints = fingerprints(self.ctx, &graph, window, Some(&ml));
+        let ml_plan = crate::ml::MlPlan::resolve(self.ctx, self.pipeline, ml)?;
+        let prints = fingerprints(self.ctx, &graph, window, Some(&ml_plan));
         let manifest =
             PipelineManifest::compile(self.ctx, &graph, &prints, window.map(StoredWindow::from));
         Ok(Draft {
@@ -252,6 +257,7 @@ impl<'a> Planner<'a> {
             manifest,
             window,
             warnings: Vec::new(),
+            ml: ml.clone(),
         })
     }
 
@@ -268,6 +274,7 @@ impl<'a> Planner<'a> {
             manifest,
             window,
             warnings,
+            ml: draft_ml,
         } = draft;
         let pstate = self.pipeline_state();
         let nodes = decisions
@@ -315,6 +322,7 @@ impl<'a> Planner<'a> {
             diff: ManifestDiff::between(previous, &manifest),
             warnings,
             resumes_run,
+            ml: draft_ml,
             prints: (0..graph.len())
                 .map(|i| (graph.name(i).to_string(), prints[i].fingerprint.clone()))
                 .collect(),
@@ -329,6 +337,7 @@ struct Draft {
     manifest: PipelineManifest,
     window: Option<DateWindow>,
     warnings: Vec<String>,
+    ml: crate::ml::MlOverrides,
 }
 
 fn completed(pstate: Option<&PipelineRunState>, node: &str) -> bool {

@@ -139,6 +139,9 @@ pub struct LastRun {
     /// Why it could not run, when it failed before any node did.
     #[serde(default)]
     pub error: Option<String>,
+    /// Its ML overrides (`--param`, `--hyperparams`, `--model-version`); resume reuses them.
+    #[serde(default, skip_serializing_if = "crate::ml::MlOverrides::is_empty")]
+    pub ml: crate::ml::MlOverrides,
 }
 
 /// A node's error as stored.

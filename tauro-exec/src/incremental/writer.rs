@@ -88,6 +88,7 @@ impl StateWriter {
             window: plan.window.map(Into::into),
             nodes: plan.to_run(),
             error: None,
+            ml: plan.ml.clone(),
         };
         let inner = Inner {
             run_id,

@@ -33,9 +33,10 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// Run-level ML overrides: hyperparameters (highest precedence) and a model version.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MlOverrides {
     /// Hyperparameters that win over node and pipeline values.
+    #[serde(default)]
     pub hyperparams: IndexMap<String, serde_json::Value>,
     /// The model version of the run.
     pub model_version: Option<String>,
