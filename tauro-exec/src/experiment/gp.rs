@@ -111,8 +111,8 @@ impl GaussianProcess {
         self.length_scale
     }
 
-    /// Mean and variance in normalised units. Called for thousands of candidates per
-    /// proposal, hence the plain loops (fast in debug builds too).
+    /// Mean and variance in normalised units (called for thousands of candidates per
+    /// proposal: one allocation, forward substitution in place).
     fn predict_normalised(&self, x: &[f64]) -> (f64, f64) {
         let n = self.x.len();
         let mut r = Vec::with_capacity(n);

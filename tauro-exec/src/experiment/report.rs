@@ -51,7 +51,10 @@ pub struct TrialRecord {
 /// The result of an experiment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExperimentReport {
-    /// The metric optimised, when known (from [`ExperimentCommand::from_config`]).
+    /// The metric optimised, when known ([`from_config`] or [`with_metric`]).
+    ///
+    /// [`from_config`]: super::ExperimentCommand::from_config
+    /// [`with_metric`]: super::ExperimentCommand::with_metric
     pub metric: Option<String>,
     /// Whether larger or smaller is better.
     pub direction: Direction,

@@ -18,6 +18,7 @@ const REFINE_SCALES: [f64; 3] = [0.04, 0.01, 0.002];
 const REFINE_PER_SCALE: usize = 40;
 /// Exploration margin of expected improvement (normalised targets).
 const XI: f64 = 0.01;
+
 /// The unit-cube point of largest expected improvement among random candidates, candidates
 /// around `bases` (the best observations) and a hill climb from the best of them, skipping
 /// points whose encoding is `seen`. When the improvement underflows everywhere, the point of
