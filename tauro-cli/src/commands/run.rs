@@ -9,8 +9,8 @@ use serde_json::json;
 use tauro_config::{Context, DateWindow};
 use tauro_exec::{
     EventBus, Executor, FanoutSink, FileModelRegistry, IncrementalRun, LineageOptions, MlOverrides,
-    MlPlan, NodeRegistry, PipelineValidator, Plan, PlanAction, PlanReason, RetryPolicy, RunReport,
-    SelectionSpec, SparkNodeRunner,
+    MlPlan, ModelRegistry, NodeRegistry, PipelineValidator, Plan, PlanAction, PlanReason,
+    RetryPolicy, RunReport, SelectionSpec, SparkNodeRunner,
 };
 use tauro_io::warm::{self, ResolvedRemote};
 use tauro_io::{EngineOptions, LocalServerOptions, SparkEngine};
@@ -75,6 +75,16 @@ impl RunRequest {
         let plan = MlPlan::resolve(ctx, &self.pipeline, &overrides)?;
         for w in &plan.warnings {
             eprintln!("warning: {w}");
+        }
+        // `latest` with nothing registered is a mistake to report before any Spark work.
+        if plan.wants_latest() {
+            let model = plan.run.model_name.clone();
+            if FileModelRegistry::for_project(&ctx.project_dir)
+                .latest(&model)?
+                .is_none()
+            {
+                return Err(tauro_exec::Error::NoModelVersion { model }.into());
+            }
         }
         self.ml = overrides;
         Ok(self)

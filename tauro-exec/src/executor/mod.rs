@@ -227,7 +227,8 @@ impl Executor {
             validator = validator.with_registry(registry);
         }
         let validated = validator.validate(pipeline, selection, window)?;
-        let ml = Arc::new(self.ml_plan(&ctx, pipeline)?);
+        let (ml, used_latest) = self.ml_plan(&ctx, pipeline)?;
+        let ml = Arc::new(ml);
         let settings = self.settings(&ctx, pipeline);
         let run = scheduler::Run {
             runner: Arc::clone(&self.runner),
@@ -248,7 +249,7 @@ impl Executor {
         owner.spawn(async move { run.execute(validated).await });
         match owner.join_next().await {
             Some(Ok(Ok(report))) => {
-                self.register_model(&report);
+                self.register_model(&report, used_latest);
                 Ok(report)
             }
             Some(Ok(report)) => report,
@@ -263,32 +264,32 @@ impl Executor {
     }
 
     /// The run's ML settings, with `latest` resolved through the model registry.
-    fn ml_plan(&self, ctx: &Context, pipeline: &str) -> Result<MlPlan> {
+    fn ml_plan(&self, ctx: &Context, pipeline: &str) -> Result<(MlPlan, bool)> {
         let mut plan = MlPlan::resolve(ctx, pipeline, &self.ml)?;
         for warning in &plan.warnings {
             tracing::info!("{warning}");
         }
-        let wants_latest = plan.run.model_version.as_deref() == Some("latest")
-            || plan
-                .nodes
-                .values()
-                .any(|n| n.model_version.as_deref() == Some("latest"));
-        if let (true, Some(models)) = (wants_latest, &self.models) {
+        let used_latest = plan.wants_latest();
+        if let (true, Some(models)) = (used_latest, &self.models) {
             let model = plan.run.model_name.clone();
             let latest = models
                 .latest(&model)?
                 .ok_or(Error::NoModelVersion { model })?;
             plan.replace_model_version("latest", &latest.version);
         }
-        Ok(plan)
+        Ok((plan, used_latest))
     }
 
     /// Records the model version a successful ML run produced (failures only warn: the
-    /// run itself succeeded).
-    fn register_model(&self, report: &RunReport) {
+    /// run itself succeeded). A run that used `latest` used a model, it did not make one:
+    /// nothing is registered.
+    fn register_model(&self, report: &RunReport, used_latest: bool) {
         let (Some(models), Some(ml)) = (&self.models, &report.ml) else {
             return;
         };
+        if used_latest {
+            return;
+        }
         if !report.succeeded() {
             return;
         }

@@ -41,6 +41,10 @@ pub struct FingerprintParts {
     pub inputs: String,
     /// The fingerprints of its upstream nodes.
     pub upstream: String,
+    /// ML nodes: the hyperparameters and model version it uses (empty for other nodes, and
+    /// then not part of the combined hash).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ml: String,
 }
 
 /// A node's fingerprint: the combined hash and its parts.
@@ -83,13 +87,14 @@ pub(crate) fn fingerprints(
         let (config, uses_window) = node_config(ctx, node);
         // `node_config` sorts every object's keys: the text is canonical.
         let config_hash = hash(&["config", &config.to_string()]);
-        let mut params = match (uses_window, window) {
+        let params = match (uses_window, window) {
             (true, Some(w)) => format!("window:{}..{}", w.start, w.end),
             (true, None) => "window:none".to_string(),
             (false, _) => "-".to_string(),
         };
         // An ML node's effective hyperparameters and model version are run parameters too
         // (pipeline values, defaults and run overrides change what it computes).
+        let mut ml_part = String::new();
         // A SQL node depends only on what its text references (`${tauro.ml.<name>}`); a
         // function node may read any of them.
         if let Some(settings) = ml.and_then(|m| m.node(&node.name)) {
@@ -114,7 +119,7 @@ pub(crate) fn fingerprints(
                     "model_name": settings.model_name,
                 }),
             };
-            params.push_str(&format!("|ml:{effective}"));
+            ml_part = hash(&["ml", &effective.to_string()]);
         }
         let mut markers: Vec<(&str, String)> = node
             .input
@@ -146,14 +151,19 @@ pub(crate) fn fingerprints(
             params: hash(&["params", &params]),
             inputs: hash(&inputs.iter().map(String::as_str).collect::<Vec<_>>()),
             upstream: hash(&up),
+            ml: ml_part,
         };
-        let combined = hash(&[
+        let mut hashed = vec![
             FINGERPRINT_VERSION,
             &parts.config,
             &parts.params,
             &parts.inputs,
             &parts.upstream,
-        ]);
+        ];
+        if !parts.ml.is_empty() {
+            hashed.push(&parts.ml);
+        }
+        let combined = hash(&hashed);
         prints[i] = Some(NodePrint {
             config,
             uses_window,
@@ -173,6 +183,7 @@ pub(crate) fn fingerprints(
                         params: String::new(),
                         inputs: String::new(),
                         upstream: String::new(),
+                        ml: String::new(),
                     },
                 },
             })

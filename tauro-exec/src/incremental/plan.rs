@@ -73,6 +73,8 @@ pub enum PlanReason {
     ConfigChanged,
     /// RUN: the date window it uses changed.
     WindowChanged,
+    /// RUN: the hyperparameters or model version it uses changed (ML nodes).
+    HyperparamsChanged,
     /// RUN: a local file it reads changed (size or modification time).
     InputsChanged,
     /// RUN: an upstream node runs, or changed since it last ran.
@@ -98,6 +100,7 @@ impl PlanReason {
             Self::New => "new",
             Self::ConfigChanged => "config changed",
             Self::WindowChanged => "window changed",
+            Self::HyperparamsChanged => "hyperparameters changed",
             Self::InputsChanged => "input files changed",
             Self::UpstreamChanged => "upstream changed",
             Self::FailedLastTime => "failed last time",

@@ -404,6 +404,8 @@ fn decide(
             }
         });
         run(PlanReason::WindowChanged, detail)
+    } else if parts.ml != now.parts.ml {
+        run(PlanReason::HyperparamsChanged, None)
     } else if parts.inputs != now.parts.inputs {
         run(PlanReason::InputsChanged, None)
     } else {

@@ -172,6 +172,15 @@ impl MlPlan {
         })
     }
 
+    /// True when the run or one of its nodes asks for the `latest` model version.
+    pub fn wants_latest(&self) -> bool {
+        self.run.model_version.as_deref() == Some("latest")
+            || self
+                .nodes
+                .values()
+                .any(|n| n.model_version.as_deref() == Some("latest"))
+    }
+
     /// True when the pipeline has no ML node.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
