@@ -65,6 +65,16 @@ pub enum Command {
     Stream(StreamArgs),
     /// Search a pipeline's hyperparameters (its `experiment:` block) by Bayesian optimisation.
     Experiment(ExperimentArgs),
+    /// Stored runs: create, start, inspect, cancel (the run store).
+    Run(RunArgs),
+    /// Interval and cron schedules, and the scheduler that fires them.
+    Schedule(ScheduleArgs),
+    /// One stored run per date window, in order, with bounded concurrency; resumable.
+    Backfill(BackfillArgs),
+    /// The run store: statistics, cleanup, vacuum.
+    Db(DbArgs),
+    /// Serve /metrics, /health and the runs as JSON over HTTP (optionally with the scheduler).
+    Serve(ServeArgs),
 }
 
 /// Which nodes a run considers, and whether unchanged nodes are reused.
@@ -288,6 +298,322 @@ pub struct PlanArgs {
 
     #[command(flatten)]
     pub select: SelectArgs,
+}
+
+/// Where runs are stored.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Run store: `postgres://user@host:5432/db`, `sqlite:path`; default: the project's
+    /// `store_url` setting, else `<project>/.tauro/tauro.db` (SQLite).
+    #[arg(long = "store", env = "TAURO_STORE_URL", value_name = "URL")]
+    pub url: Option<String>,
+}
+
+/// How a process executes stored runs.
+#[derive(Debug, Clone, Args)]
+pub struct RunnerArgs {
+    /// Runs executing at once in this process.
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: usize,
+
+    /// Attempts per run (unless the run or schedule says otherwise).
+    #[arg(long, default_value_t = 1)]
+    pub max_attempts: u32,
+
+    /// Seconds between attempts.
+    #[arg(long, default_value_t = 5.0)]
+    pub retry_delay: f64,
+
+    /// Deadline of one attempt (`90`, `30s`, `5m`, `1h`).
+    #[arg(long = "run-timeout", value_parser = parse_timeout)]
+    pub run_timeout: Option<std::time::Duration>,
+
+    /// What to do with runs left `running` by a dead process: `fail` or `requeue`.
+    #[arg(long, value_enum, default_value_t = OrphanArg::Fail)]
+    pub orphans: OrphanArg,
+}
+
+/// `--orphans`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrphanArg {
+    /// Mark them failed.
+    Fail,
+    /// Queue them again.
+    Requeue,
+}
+
+/// `run` arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: RunAction,
+}
+
+/// `run` actions.
+#[derive(Debug, Subcommand)]
+pub enum RunAction {
+    /// Store a pending run (prints its id).
+    Create {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        window: WindowArgs,
+        #[command(flatten)]
+        ml: MlArgs,
+    },
+    /// Execute a stored run (or create one with --pipeline and execute it) in this process.
+    Start {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        engine: EngineArgs,
+        #[command(flatten)]
+        runner: RunnerArgs,
+        /// The run to start.
+        id: String,
+    },
+    /// One run and its task runs.
+    Status {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The run.
+        id: String,
+    },
+    /// Runs, newest first.
+    List {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only this pipeline's.
+        #[arg(long, short = 'p')]
+        pipeline: Option<String>,
+        /// Only runs in these states (pending, queued, running, success, failed, ...).
+        #[arg(long, value_delimiter = ',')]
+        state: Vec<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// The task runs (one per node) of a run.
+    Tasks {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The run.
+        id: String,
+    },
+    /// Cancel a run (a running one stops its Spark work).
+    Cancel {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The run.
+        id: String,
+    },
+}
+
+/// `schedule` arguments.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ScheduleAction,
+}
+
+/// `schedule` actions.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleAction {
+    /// Add a schedule: `--every 1h` or `--cron "0 6 * * *"`.
+    Add {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The pipeline to run.
+        #[arg(long, short = 'p')]
+        pipeline: String,
+        /// An interval: `30s`, `5m`, `1h`, `1d`.
+        #[arg(long, conflicts_with = "cron", required_unless_present = "cron")]
+        every: Option<String>,
+        /// A cron expression: 5 fields, or 6 with seconds first.
+        #[arg(long)]
+        cron: Option<String>,
+        /// IANA time zone of the cron expression.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Runs of this schedule at once.
+        #[arg(long, default_value_t = 1)]
+        max_concurrency: u32,
+        /// Attempts per run.
+        #[arg(long, default_value_t = 1)]
+        max_attempts: u32,
+        /// Seconds between attempts.
+        #[arg(long, default_value_t = 60.0)]
+        retry_delay: f64,
+        /// After downtime: `skip` missed ticks, `run_once`, or `catch_up` every one.
+        #[arg(long, default_value = "run_once")]
+        misfire: String,
+        /// Random delay of each firing, up to this many seconds.
+        #[arg(long, default_value_t = 0.0)]
+        jitter: f64,
+        /// The run window: `fire_date` (the day it fires), `previous_day`, or `none`
+        /// (the project's default window).
+        #[arg(long, default_value = "none")]
+        window: String,
+        #[command(flatten)]
+        ml: MlArgs,
+    },
+    /// Schedules and their next firing.
+    List {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Enable a schedule.
+    Enable {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The schedule.
+        id: String,
+    },
+    /// Disable a schedule.
+    Disable {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The schedule.
+        id: String,
+    },
+    /// Remove a schedule.
+    Remove {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The schedule.
+        id: String,
+    },
+    /// Run the scheduler in this process until Ctrl-C (or --for / --max-runs).
+    Start {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        engine: EngineArgs,
+        #[command(flatten)]
+        runner: RunnerArgs,
+        /// Stop after this long (`90`, `30s`, `5m`).
+        #[arg(long = "for", value_parser = parse_timeout)]
+        run_for: Option<std::time::Duration>,
+        /// Stop after this many runs finished.
+        #[arg(long)]
+        max_runs: Option<u64>,
+    },
+}
+
+/// `backfill` arguments.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+    /// The pipeline.
+    #[arg(long, short = 'p')]
+    pub pipeline: String,
+    /// First day (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last day (YYYY-MM-DD, inclusive); default: today.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Instead of --from: this many windows ending at --to.
+    #[arg(long, conflicts_with = "from")]
+    pub count: Option<u32>,
+    /// Window size: `day`, `week`, `month`, or a number of days.
+    #[arg(long, default_value = "day")]
+    pub step: String,
+    /// Only create the runs (start them later, e.g. with a scheduler or `run start`).
+    #[arg(long)]
+    pub create_only: bool,
+}
+
+/// `db` arguments.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: DbAction,
+}
+
+/// `db` actions.
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Counts by state, schedules, size, schema version.
+    Stats {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Delete finished runs (and their task runs) older than N days.
+    Cleanup {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Age in days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+    /// Reclaim space.
+    Vacuum {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// `serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Port on 127.0.0.1 (0: any free port, printed).
+    #[arg(long, default_value_t = 8788)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Also run the scheduler (and execute its runs) in this process.
+    #[arg(long)]
+    pub scheduler: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub runner: RunnerArgs,
 }
 
 /// `experiment` arguments.

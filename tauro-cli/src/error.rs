@@ -38,6 +38,9 @@ pub enum CliError {
     /// Streaming: validation of streaming nodes, or starting and stopping their queries.
     #[error(transparent)]
     Stream(#[from] tauro_streaming::Error),
+    /// Orchestration: the run store, runner, scheduler.
+    #[error(transparent)]
+    Orchest(#[from] tauro_orchest::Error),
     /// The run finished unsuccessfully; the report has already been printed.
     #[error("pipeline '{pipeline}' {status}: {reason}")]
     RunFailed {
@@ -63,6 +66,8 @@ impl CliError {
             Self::Stream(e) if e.is_unreachable() => 3,
             Self::Stream(e) if e.is_validation() => 2,
             Self::Stream(_) => 1,
+            Self::Orchest(e) if e.is_validation() => 2,
+            Self::Orchest(_) => 1,
             Self::RunFailed { .. } => 1,
         }
     }
@@ -79,6 +84,7 @@ impl CliError {
             Self::Engine(e) => e.hint(),
             Self::Exec(e) => e.hint(),
             Self::Stream(e) => e.hint(),
+            Self::Orchest(e) => e.hint(),
             Self::RunFailed { .. } => None,
         }
     }
@@ -97,6 +103,7 @@ impl CliError {
             | Self::NoProject { .. }
             | Self::Engine(_)
             | Self::Stream(_)
+            | Self::Orchest(_)
             | Self::RunFailed { .. } => None,
         }
     }

@@ -59,6 +59,11 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Spark(args) => commands::spark::run(args, cli.output).await,
         Command::Stream(args) => commands::stream::manage(args, cli.output).await,
         Command::Experiment(args) => commands::experiment::run(args, cli.output).await,
+        Command::Run(args) => commands::runs::run(args, cli.output).await,
+        Command::Schedule(args) => commands::schedule::run(args, cli.output).await,
+        Command::Backfill(args) => commands::backfill::run(args, cli.output).await,
+        Command::Db(args) => commands::db::run(args, cli.output).await,
+        Command::Serve(args) => commands::serve::run(args, cli.output).await,
     }
 }
 
