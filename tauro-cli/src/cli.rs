@@ -331,6 +331,14 @@ pub struct RunnerArgs {
     /// What to do with runs left `running` by a dead process: `fail` or `requeue`.
     #[arg(long, value_enum, default_value_t = OrphanArg::Fail)]
     pub orphans: OrphanArg,
+
+    /// A running run renews its lease this often (`5s`).
+    #[arg(long, value_parser = parse_timeout, default_value = "5s")]
+    pub heartbeat: std::time::Duration,
+
+    /// A run whose lease is older than this is orphaned: its process died (`30s`).
+    #[arg(long, value_parser = parse_timeout, default_value = "30s")]
+    pub lease: std::time::Duration,
 }
 
 /// `--orphans`.

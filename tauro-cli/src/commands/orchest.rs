@@ -47,6 +47,8 @@ pub async fn runner(
             .unwrap_or_default(),
         timeout: args.run_timeout,
         max_concurrent_runs: args.concurrency.max(1),
+        heartbeat_interval: args.heartbeat,
+        lease: args.lease.max(args.heartbeat * 2),
         orphan_policy: match args.orphans {
             OrphanArg::Fail => OrphanPolicy::Fail,
             OrphanArg::Requeue => OrphanPolicy::Requeue,

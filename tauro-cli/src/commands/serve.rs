@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use tauro_orchest::{
-    HealthThresholds, RunnerOptions, Scheduler, SchedulerOptions, ServerState, SystemClock,
+    HealthThresholds, Scheduler, SchedulerOptions, ServerState, SystemClock,
 };
 
 use crate::cli::{OutputFormat, ServeArgs};
@@ -49,7 +49,7 @@ pub async fn run(args: ServeArgs, output: OutputFormat) -> Result<ExitCode, CliE
     let state = ServerState {
         store,
         runner,
-        lease: RunnerOptions::default().lease,
+        lease: args.runner.lease,
         thresholds: HealthThresholds::default(),
     };
     // Printed on stdout in both formats: scripts read the address from it.

@@ -95,17 +95,7 @@ impl Mirror {
     }
 
     fn task(&self, node: &str, state: RunState) -> TaskRun {
-        TaskRun {
-            run_id: self.run_id.clone(),
-            node: node.to_string(),
-            state,
-            attempts: 0,
-            started_at: None,
-            finished_at: None,
-            duration_ms: None,
-            error: None,
-            rows: None,
-        }
+        TaskRun::new(self.run_id.clone(), node, state)
     }
 
     async fn write(&mut self, task: TaskRun) {
