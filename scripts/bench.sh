@@ -7,6 +7,7 @@
 #   scripts/bench.sh plan       # criterion: incremental no-change plan of a 1,000-node project
 #   scripts/bench.sh validate   # tauro-cli validate on a generated 1,000-node project
 #   scripts/bench.sh etl        # daily_etl wall time vs the sum of its nodes' times
+#   scripts/bench.sh store      # run store: task-run state updates/s from 16 workers, SQLite and PostgreSQL
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
@@ -74,11 +75,17 @@ PY
   rm -rf "$out"
 }
 
+bench_store() {
+  echo "== run store load (cargo bench -p tauro-orchest --bench store_load)"
+  cargo bench -q -p tauro-orchest --bench store_load
+}
+
 case "$what" in
   scheduler) bench_scheduler ;;
   plan) bench_plan ;;
   validate) bench_validate ;;
   etl) bench_etl ;;
-  all) bench_scheduler; bench_plan; bench_validate; bench_etl ;;
-  *) echo "usage: $0 [scheduler|plan|validate|etl|all]" >&2; exit 2 ;;
+  store) bench_store ;;
+  all) bench_scheduler; bench_plan; bench_validate; bench_etl; bench_store ;;
+  *) echo "usage: $0 [scheduler|plan|validate|etl|store|all]" >&2; exit 2 ;;
 esac

@@ -6,6 +6,9 @@
 # Installs what is missing (protoc, the cached pyspark virtualenv), starts a local Spark Connect
 # server unless TAURO_SPARK_REMOTE points at one, runs `cargo test --workspace` with
 # TAURO_REQUIRE_SPARK=1 (Spark-backed tests fail instead of skipping), and stops the server.
+# Run-store tests also run on PostgreSQL when one answers at TAURO_TEST_POSTGRES_URL (default
+# postgres://postgres@127.0.0.1:5432/test); in CI (CI=true) it must answer
+# (TAURO_REQUIRE_POSTGRES=1), elsewhere they skip PostgreSQL with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +29,8 @@ cleanup() {
 trap cleanup EXIT
 
 export TAURO_REQUIRE_SPARK="${TAURO_REQUIRE_SPARK:-1}"
-echo "Running tests against ${TAURO_SPARK_REMOTE} (TAURO_REQUIRE_SPARK=${TAURO_REQUIRE_SPARK})"
+if [[ "${CI:-}" == "true" ]]; then
+  export TAURO_REQUIRE_POSTGRES="${TAURO_REQUIRE_POSTGRES:-1}"
+fi
+echo "Running tests against ${TAURO_SPARK_REMOTE} (TAURO_REQUIRE_SPARK=${TAURO_REQUIRE_SPARK}, TAURO_REQUIRE_POSTGRES=${TAURO_REQUIRE_POSTGRES:-0})"
 cargo test --workspace "$@"
