@@ -600,6 +600,23 @@ pub enum DbAction {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// The orchestrator's metrics in the Prometheus text format (what /metrics serves).
+    Metrics {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// The orchestrator's health (what /health serves); exit code 1 when unhealthy.
+    Health {
+        #[command(flatten)]
+        project: ProjectArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Runs whose lease is older than this count as orphaned.
+        #[arg(long, value_parser = parse_timeout, default_value = "30s")]
+        lease: std::time::Duration,
+    },
 }
 
 /// `serve` arguments.

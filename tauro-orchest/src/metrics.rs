@@ -63,7 +63,8 @@ pub struct Metrics {
     pub active_runs: u64,
     /// Runs waiting to start.
     pub queued_runs: u64,
-    /// How late each schedule fired last (now − fire time), seconds, by schedule id.
+    /// How late each schedule is: now minus its next (due) firing, 0 when that is ahead;
+    /// seconds, by schedule id. Grows while no scheduler runs.
     pub scheduler_lag_seconds: BTreeMap<String, f64>,
     /// Circuit breaker states by name.
     pub circuit_breakers: BTreeMap<String, CircuitState>,
@@ -160,7 +161,7 @@ pub fn render_prometheus(m: &Metrics) -> String {
         &mut out,
         "tauro_scheduler_lag_seconds",
         "gauge",
-        "How late each schedule last fired (now minus fire time).",
+        "How overdue each schedule's next firing is (0 when it is ahead).",
         &labelled("schedule", &m.scheduler_lag_seconds, |v| value(*v)),
     );
     family(
@@ -270,7 +271,7 @@ pub fn evaluate(inputs: &HealthInputs, thresholds: &HealthThresholds) -> Health 
     for (schedule, lag) in &inputs.scheduler_lag_seconds {
         let message = |limit: Duration| {
             format!(
-                "schedule '{schedule}' fired {lag:.0}s late (limit {}s)",
+                "schedule '{schedule}' is {lag:.0}s overdue (limit {}s): is a scheduler running?",
                 limit.as_secs()
             )
         };
@@ -355,7 +356,7 @@ tauro_active_runs 1
 # HELP tauro_queued_runs Pipeline runs waiting to start.
 # TYPE tauro_queued_runs gauge
 tauro_queued_runs 3
-# HELP tauro_scheduler_lag_seconds How late each schedule last fired (now minus fire time).
+# HELP tauro_scheduler_lag_seconds How overdue each schedule's next firing is (0 when it is ahead).
 # TYPE tauro_scheduler_lag_seconds gauge
 tauro_scheduler_lag_seconds{schedule="nightly \"etl\"\\"} 1.5
 # HELP tauro_circuit_breaker_state Circuit breaker state: 0 closed, 1 half-open, 2 open.
@@ -417,7 +418,7 @@ tauro_tasks{state="success"} 40
             [
                 "2 orphaned run(s): left running by a process that stopped",
                 "circuit breaker 'runner' is half-open (recovering)",
-                "schedule 'hourly' fired 120s late (limit 60s)",
+                "schedule 'hourly' is 120s overdue (limit 60s): is a scheduler running?",
                 "30 of the last 100 runs failed (30%)",
             ]
         );
@@ -434,7 +435,7 @@ tauro_tasks{state="success"} 40
             [
                 "run store is not reachable",
                 "circuit breaker 'runner' is open",
-                "schedule 'hourly' fired 3600s late (limit 900s)",
+                "schedule 'hourly' is 3600s overdue (limit 900s): is a scheduler running?",
                 "60 of the last 100 runs failed (60%)",
             ]
         );

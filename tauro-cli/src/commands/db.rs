@@ -63,6 +63,55 @@ pub async fn run(args: DbArgs, output: OutputFormat) -> Result<ExitCode, CliErro
             }
             Ok(ExitCode::SUCCESS)
         }
+        DbAction::Metrics { project, store } => {
+            let ctx = project::load(&project)?;
+            let store = orchest::open_store(&ctx, &store).await?;
+            let metrics = tauro_orchest::monitor::collect(&store, None).await?;
+            if human {
+                print!("{}", tauro_orchest::render_prometheus(&metrics));
+            } else {
+                print_json(&metrics);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DbAction::Health {
+            project,
+            store,
+            lease,
+        } => {
+            let ctx = project::load(&project)?;
+            let store = orchest::open_store(&ctx, &store).await?;
+            let health = tauro_orchest::monitor::health(
+                &store,
+                None,
+                lease,
+                &tauro_orchest::HealthThresholds::default(),
+            )
+            .await;
+            if human {
+                println!(
+                    "{}",
+                    if health.healthy {
+                        "healthy"
+                    } else {
+                        "unhealthy"
+                    }
+                );
+                for i in &health.issues {
+                    println!("issue: {i}");
+                }
+                for w in &health.warnings {
+                    println!("warning: {w}");
+                }
+            } else {
+                print_json(&health);
+            }
+            Ok(if health.healthy {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         DbAction::Vacuum { project, store } => {
             let ctx = project::load(&project)?;
             let store = orchest::open_store(&ctx, &store).await?;

@@ -4,9 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tauro_orchest::{
-    HealthThresholds, Scheduler, SchedulerOptions, ServerState, SystemClock,
-};
+use tauro_orchest::{HealthThresholds, Scheduler, SchedulerOptions, ServerState, SystemClock};
 
 use crate::cli::{OutputFormat, ServeArgs};
 use crate::commands::orchest;
