@@ -16,6 +16,8 @@ mod incremental;
 mod layers;
 #[path = "e2e/ml.rs"]
 mod ml;
+#[path = "e2e/orchest.rs"]
+mod orchest;
 #[path = "e2e/snapshots.rs"]
 mod snapshots;
 #[path = "e2e/streaming.rs"]

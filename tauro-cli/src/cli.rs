@@ -332,7 +332,7 @@ pub struct RunnerArgs {
     #[arg(long, value_enum, default_value_t = OrphanArg::Fail)]
     pub orphans: OrphanArg,
 
-    /// A running run renews its lease this often (`5s`).
+    /// A running run renews its lease this often (`5s`; at most a third of --lease).
     #[arg(long, value_parser = parse_timeout, default_value = "5s")]
     pub heartbeat: std::time::Duration,
 

@@ -66,7 +66,12 @@ pub struct Scheduler {
     runner: Runner,
     clock: Arc<dyn Clock>,
     options: SchedulerOptions,
-    running: JoinSet<()>,
+    /// The runs this scheduler started. A `JoinSet` keeps a task until it is joined, so
+    /// finished ones are reaped (`reap`) before the set is counted.
+    /// Each task yields whether it executed its run (false: another process claimed it).
+    running: JoinSet<bool>,
+    /// Runs of `running` that finished (were joined) so far.
+    finished: u64,
 }
 
 /// The `window` a schedule gives its runs (its params' `window` key).
@@ -96,6 +101,7 @@ impl Scheduler {
             clock,
             options,
             running: JoinSet::new(),
+            finished: 0,
         }
     }
 
@@ -105,12 +111,29 @@ impl Scheduler {
     }
 
     /// Runs started by this scheduler that have not finished.
-    pub fn in_flight(&self) -> usize {
+    pub fn in_flight(&mut self) -> usize {
+        self.reap();
         self.running.len()
+    }
+
+    /// Joins the runs that finished, so that `running` holds only unfinished ones.
+    fn reap(&mut self) {
+        while let Some(joined) = self.running.try_join_next() {
+            self.count(joined);
+        }
+    }
+
+    /// Counts a joined run task when it executed its run.
+    fn count(&mut self, joined: std::result::Result<bool, tokio::task::JoinError>) {
+        if joined.unwrap_or(false) {
+            self.finished += 1;
+        }
     }
 
     /// One tick at the clock's now.
     pub async fn tick(&mut self) -> Result<TickReport> {
+        // Finished runs free their place in `running` (checked by `start_queued`).
+        self.reap();
         let now = self.clock.now();
         let mut report = TickReport::default();
         let store = self.runner.store().clone();
@@ -153,7 +176,11 @@ impl Scheduler {
         let mut last_fire = s.last_fire_at;
         for fire in fires {
             last_fire = Some(fire);
-            if store.active_runs(Some(&s.id)).await? >= u64::from(s.max_concurrency.max(1)) {
+            // Catch-up queues every missed tick (their execution still respects
+            // max_concurrency); other policies skip a tick while the schedule is busy.
+            if s.misfire != crate::store::MisfirePolicy::CatchUp
+                && store.active_runs(Some(&s.id)).await? >= u64::from(s.max_concurrency.max(1))
+            {
                 tracing::warn!(schedule = %s.id, %fire, "tick skipped: the schedule has max_concurrency active runs");
                 report.skipped_busy.push((s.id.clone(), fire));
                 continue;
@@ -214,9 +241,34 @@ impl Scheduler {
         // Oldest first (list is newest first).
         queued.reverse();
         let now = self.clock.now();
+        // Per schedule: how many more of its runs may execute (max_concurrency minus those
+        // executing when this pass began).
+        let mut room: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for run in queued.into_iter() {
             if self.running.len() >= self.runner.options().max_concurrent_runs {
                 break;
+            }
+            // A schedule's runs execute at most max_concurrency at a time.
+            if let Some(schedule) = &run.schedule_id
+                && let Ok(Some(s)) = self.runner.store().get_schedule(schedule).await
+            {
+                if !room.contains_key(schedule) {
+                    let executing = self
+                        .runner
+                        .list(&RunFilter {
+                            schedule_id: Some(schedule.clone()),
+                            states: vec![RunState::Running, RunState::Retrying],
+                            ..RunFilter::default()
+                        })
+                        .await?
+                        .len();
+                    let max = s.max_concurrency.max(1) as usize;
+                    room.insert(schedule.clone(), max.saturating_sub(executing));
+                }
+                match room.get_mut(schedule) {
+                    Some(left) if *left > 0 => *left -= 1,
+                    _ => continue,
+                }
             }
             // Jittered runs wait for their own task.
             if let Some(fire) = run.fire_time
@@ -228,17 +280,8 @@ impl Scheduler {
             }
             report.started.push(run.id.clone());
             let runner = self.runner.clone();
-            self.running.spawn(async move {
-                match runner.start(&run.id).await {
-                    Ok(done) => {
-                        tracing::info!(run = %done.id, state = done.state.as_str(), "run finished")
-                    }
-                    Err(crate::Error::NotClaimable { .. }) => {} // another process took it
-                    Err(e) => {
-                        tracing::warn!(run = %run.id, error = %e, "run could not be executed")
-                    }
-                }
-            });
+            self.running
+                .spawn(async move { execute(&runner, &run.id).await });
         }
         Ok(())
     }
@@ -248,11 +291,7 @@ impl Scheduler {
         let clock = Arc::clone(&self.clock);
         self.running.spawn(async move {
             clock.sleep_until(at).await;
-            if let Err(e) = runner.start(&id).await
-                && !matches!(e, crate::Error::NotClaimable { .. })
-            {
-                tracing::warn!(run = %id, error = %e, "run could not be executed");
-            }
+            execute(&runner, &id).await
         });
     }
 
@@ -263,7 +302,7 @@ impl Scheduler {
         for r in &recovered {
             tracing::warn!(run = %r.id, state = r.state.as_str(), "recovered an orphaned run");
         }
-        let mut finished = 0u64;
+        let first = self.finished;
         loop {
             self.tick().await?;
             let wake = self.clock.now()
@@ -271,20 +310,34 @@ impl Scheduler {
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = self.clock.sleep_until(wake) => {}
-                Some(_) = self.running.join_next(), if !self.running.is_empty() => {
-                    finished += 1;
+                Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
+                    self.count(joined);
                 }
             }
-            while self.running.try_join_next().is_some() {
-                finished += 1;
-            }
-            if max_runs.is_some_and(|m| finished >= m) {
+            self.reap();
+            if max_runs.is_some_and(|m| self.finished - first >= m) {
                 break;
             }
         }
-        while self.running.join_next().await.is_some() {
-            finished += 1;
+        while let Some(joined) = self.running.join_next().await {
+            self.count(joined);
         }
-        Ok(finished)
+        Ok(self.finished - first)
+    }
+}
+
+/// Executes a queued run; true when this process executed it (false when another process
+/// claimed it first, or it could not start).
+async fn execute(runner: &Runner, id: &str) -> bool {
+    match runner.start(id).await {
+        Ok(done) => {
+            tracing::info!(run = %done.id, state = done.state.as_str(), "run finished");
+            true
+        }
+        Err(crate::Error::NotClaimable { .. }) => false, // another process took it
+        Err(e) => {
+            tracing::warn!(run = %id, error = %e, "run could not be executed");
+            false
+        }
     }
 }

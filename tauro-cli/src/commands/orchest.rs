@@ -47,8 +47,12 @@ pub async fn runner(
             .unwrap_or_default(),
         timeout: args.run_timeout,
         max_concurrent_runs: args.concurrency.max(1),
-        heartbeat_interval: args.heartbeat,
-        lease: args.lease.max(args.heartbeat * 2),
+        // The lease must outlive a few heartbeats: a short --lease makes heartbeats faster.
+        heartbeat_interval: args
+            .heartbeat
+            .min(args.lease / 3)
+            .max(std::time::Duration::from_millis(100)),
+        lease: args.lease,
         orphan_policy: match args.orphans {
             OrphanArg::Fail => OrphanPolicy::Fail,
             OrphanArg::Requeue => OrphanPolicy::Requeue,

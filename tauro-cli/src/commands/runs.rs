@@ -60,8 +60,13 @@ pub async fn run(args: RunArgs, output: OutputFormat) -> Result<ExitCode, CliErr
             };
             ctrl_c.abort();
             exec_run::stop_server(server, human).await;
-            for r in recovered.unwrap_or_default() {
-                eprintln!("recovered orphaned run {} ({})", r.id, r.state.as_str());
+            match recovered {
+                Ok(runs) => {
+                    for r in runs {
+                        eprintln!("recovered orphaned run {} ({})", r.id, r.state.as_str());
+                    }
+                }
+                Err(e) => eprintln!("warning: could not recover orphaned runs: {e}"),
             }
             let run = result?;
             let tasks = runner.tasks(&run.id).await?;

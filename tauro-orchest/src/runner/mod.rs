@@ -240,6 +240,11 @@ impl Runner {
                 });
             }
             let run = self.must_get(id).await?;
+            if run.attempt > 1 {
+                // Task runs describe the latest attempt (earlier ones ended failed or
+                // skipped, states a node cannot leave).
+                self.store.clear_tasks(id).await?;
+            }
             let params = RunParams::of(&run)?;
             let outcome = self.attempt(&run, &params, cancel).await;
             match &outcome {

@@ -215,6 +215,17 @@ impl Store {
         }
         Ok(changed)
     }
+
+    /// Removes the task runs of `run_id`: a new attempt of the run records its own (the
+    /// run's `attempt` counts attempts; task runs describe the latest). Returns how many.
+    pub async fn clear_tasks(&self, run_id: &str) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM task_runs WHERE run_id = $1")
+            .bind(run_id)
+            .execute(self.pool())
+            .await
+            .map_err(Error::db(format!("clear the task runs of run '{run_id}'")))?
+            .rows_affected())
+    }
 }
 
 #[cfg(test)]
