@@ -208,6 +208,10 @@ pub enum Error {
     /// An execution error.
     #[error(transparent)]
     Exec(#[from] tauro_exec::Error),
+
+    /// A streaming or hybrid run's error.
+    #[error(transparent)]
+    Stream(#[from] tauro_streaming::Error),
 }
 
 impl Error {
@@ -224,6 +228,7 @@ impl Error {
             | Self::AlreadyExists { .. }
             | Self::Config(_) => true,
             Self::Exec(e) => e.is_validation(),
+            Self::Stream(e) => e.is_validation(),
             _ => false,
         }
     }
@@ -282,6 +287,7 @@ impl Error {
             ),
             Self::Config(e) => e.hint(),
             Self::Exec(e) => e.hint(),
+            Self::Stream(e) => e.hint(),
             Self::AlreadyExists { .. }
             | Self::InvalidInput { .. }
             | Self::UnknownValue { .. }

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tauro_config::{Context, DateWindow, PipelineType};
 use tauro_exec::{
-    BoxFuture, Executor, MlOverrides, ModelRegistry, NodeRegistry, NodeSelection, ProgressSink,
-    RunReport, SparkNodeRunner,
+    BoxFuture, Executor, MlOverrides, ModelRegistry, NodeError, NodeRegistry, NodeResult,
+    NodeSelection, NodeStatus, ProgressSink, RunReport, RunStatus, SparkNodeRunner,
 };
 use tauro_io::SparkEngine;
+use tauro_streaming::{HybridReport, HybridRunner, HybridStatus, StopCondition};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
@@ -134,28 +135,43 @@ impl SparkPipelineExecutor {
         events: Arc<dyn ProgressSink>,
     ) -> Result<RunReport> {
         let pipeline = self.ctx.pipeline(&run.pipeline)?;
-        if matches!(
-            pipeline.pipeline_type,
-            PipelineType::Streaming | PipelineType::Hybrid
-        ) {
-            return Err(Error::Unsupported {
-                what: format!(
-                    "pipeline '{}' is {}: the runner executes batch and ml pipelines",
-                    run.pipeline,
-                    pipeline.pipeline_type.as_str()
-                ),
-            });
-        }
         let params = RunParams::of(&run)?;
         let window = params.window(&self.ctx)?;
         let runner = SparkNodeRunner::new(self.engine.clone(), Arc::clone(&self.registry));
         let mut executor = Executor::new(runner)
-            .with_cancel(cancel)
+            .with_cancel(cancel.clone())
             .with_run_id(run.id.clone())
             .with_ml(params.ml())
-            .with_events(ForwardSink(events));
+            .with_events(ForwardSink(Arc::clone(&events)));
         if let Some(models) = &self.models {
             executor = executor.with_model_registry(Arc::clone(models));
+        }
+        if matches!(
+            pipeline.pipeline_type,
+            PipelineType::Streaming | PipelineType::Hybrid
+        ) {
+            let report = self
+                .run_streaming(&run, &params, window, executor, cancel)
+                .await?;
+            // The queries' results, as node events (the batch part sent its own).
+            let batch_nodes = self.ctx.pipeline_nodes(&run.pipeline)?;
+            for node in report.nodes.iter().filter(|n| {
+                batch_nodes
+                    .iter()
+                    .any(|b| b.name == n.name && b.streaming.is_some())
+            }) {
+                for event in [
+                    tauro_exec::ProgressEvent::NodeStarted {
+                        node: node.name.clone(),
+                    },
+                    tauro_exec::ProgressEvent::NodeFinished(node.clone()),
+                ] {
+                    if let Err(e) = events.on_event(&event) {
+                        tracing::debug!(error = %e, "progress event not delivered");
+                    }
+                }
+            }
+            return Ok(report);
         }
         Ok(executor
             .run(
@@ -166,6 +182,109 @@ impl SparkPipelineExecutor {
             )
             .await?)
     }
+
+    /// A streaming or hybrid pipeline through `tauro-streaming`: the batch part, then the
+    /// queries until they processed what is available (available-now / once triggers) or
+    /// the run's `timeout_secs` passed (required for queries that never end by themselves).
+    async fn run_streaming(
+        &self,
+        run: &PipelineRun,
+        params: &RunParams,
+        window: Option<DateWindow>,
+        executor: Executor,
+        cancel: CancellationToken,
+    ) -> Result<RunReport> {
+        let until_available = every_trigger_terminates(&self.ctx, &run.pipeline)?;
+        let timeout = params
+            .timeout_secs
+            .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok());
+        if !until_available && timeout.is_none() {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "pipeline '{}' has queries that never end by themselves: give the run \
+                     timeout_secs (or use available-now triggers)",
+                    run.pipeline
+                ),
+            });
+        }
+        let started_at = chrono::Utc::now();
+        let clock = std::time::Instant::now();
+        let report = HybridRunner::new(
+            Arc::clone(&self.ctx),
+            run.pipeline.clone(),
+            self.engine.clone(),
+            executor,
+        )
+        .with_window(window)
+        .with_stop(StopCondition {
+            until_available,
+            timeout,
+            cancel: Some(cancel),
+        })
+        .with_registry(Arc::clone(&self.registry))
+        .run()
+        .await?;
+        Ok(hybrid_report(run, report, started_at, clock.elapsed()))
+    }
+}
+
+/// True when the pipeline has queries and each ends by itself (available-now or once).
+fn every_trigger_terminates(ctx: &Context, pipeline: &str) -> Result<bool> {
+    let nodes = ctx.pipeline_nodes(pipeline)?;
+    let triggers: Vec<bool> = nodes
+        .iter()
+        .filter_map(|n| n.streaming.as_ref().map(|s| s.trigger.terminates()))
+        .collect();
+    Ok(!triggers.is_empty() && triggers.iter().all(|t| *t))
+}
+
+/// A hybrid run as a batch report: the batch part's nodes, then one result per query.
+fn hybrid_report(
+    run: &PipelineRun,
+    hybrid: HybridReport,
+    started_at: chrono::DateTime<chrono::Utc>,
+    took: std::time::Duration,
+) -> RunReport {
+    let status = match hybrid.status {
+        HybridStatus::Succeeded => RunStatus::Succeeded,
+        HybridStatus::Failed => RunStatus::Failed,
+        HybridStatus::Cancelled => RunStatus::Cancelled,
+    };
+    let mut report = hybrid.batch.unwrap_or_else(|| RunReport {
+        run_id: run.id.clone(),
+        pipeline: run.pipeline.clone(),
+        status,
+        stop_reason: None,
+        started_at,
+        duration: took,
+        nodes: Vec::new(),
+        ml: None,
+    });
+    report.status = status;
+    report.duration = took;
+    for s in hybrid.streams {
+        report.nodes.push(NodeResult {
+            name: s.node,
+            status: if s.error.is_some() {
+                NodeStatus::Failed
+            } else {
+                NodeStatus::Completed
+            },
+            attempts: 1,
+            started_at: Some(started_at),
+            finished_at: Some(chrono::Utc::now()),
+            duration: Some(took),
+            rows_written: Some(s.input_rows),
+            outputs: Vec::new(),
+            error: s
+                .error
+                .map(|e| NodeError::from(tauro_exec::Error::function(e))),
+            lineage: None,
+            metrics: indexmap::IndexMap::new(),
+            ml: None,
+        });
+    }
+    report
 }
 
 impl PipelineExecutor for SparkPipelineExecutor {
