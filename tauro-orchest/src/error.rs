@@ -209,9 +209,15 @@ pub enum Error {
     #[error(transparent)]
     Exec(#[from] tauro_exec::Error),
 
-    /// A streaming or hybrid run's error.
+    /// A streaming or hybrid run's error (boxed: it is large).
     #[error(transparent)]
-    Stream(#[from] tauro_streaming::Error),
+    Stream(Box<tauro_streaming::Error>),
+}
+
+impl From<tauro_streaming::Error> for Error {
+    fn from(e: tauro_streaming::Error) -> Self {
+        Self::Stream(Box::new(e))
+    }
 }
 
 impl Error {
