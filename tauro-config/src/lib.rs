@@ -53,6 +53,7 @@ mod dates;
 mod descriptor;
 mod diag;
 pub mod error;
+pub mod expectations;
 mod fields;
 mod formats;
 mod global;
@@ -77,6 +78,7 @@ mod tree;
 pub use dates::parse_date;
 pub use descriptor::discover_project;
 pub use error::{Diagnostic, Error, Result};
+pub use expectations::{Expectation, ExpectationAction, ExpectationCheck};
 pub use hooks::{
     DEFAULT_HOOK_PRIORITY, DEFAULT_HOOK_TIMEOUT, HOOK_EVENTS, HookConfig, HookTarget,
     LineageSettings, OpenLineageSettings, OpenLineageTargetConfig,

@@ -185,6 +185,8 @@ pub struct NodeConfig {
     pub metrics: Vec<String>,
     /// `model_version`.
     pub model_version: Option<String>,
+    /// `expectations`: data quality checks of its output.
+    pub expectations: Vec<crate::expectations::Expectation>,
     /// `model`: what the node trains or uses (`{name, type, ...}`; a bare string is the name).
     pub model: Option<IndexMap<String, serde_json::Value>>,
     /// `description`.

@@ -12,7 +12,7 @@ use crate::paths;
 use crate::suggest;
 use crate::tree::{Kind, Loc, Node};
 
-const KEYS: [&str; 19] = [
+const KEYS: [&str; 20] = [
     "input",
     "output",
     "dependencies",
@@ -24,6 +24,7 @@ const KEYS: [&str; 19] = [
     "metrics",
     "model_version",
     "model",
+    "expectations",
     "description",
     "tags",
     "type",
@@ -81,6 +82,10 @@ pub(crate) fn build(
             metrics: names(&f, "metrics", diags),
             model_version: f.text("model_version", diags),
             model: model(&f, diags),
+            expectations: f
+                .get("expectations")
+                .map(|e| crate::expectations::parse(&format!("node '{name}'"), e, &location, diags))
+                .unwrap_or_default(),
             description: f.text("description", diags),
             tags: names(&f, "tags", diags),
             node_type: f.text("type", diags),

@@ -514,3 +514,31 @@ fn reserved_hyperparameter_names_are_rejected() {
         "config/nodes.yaml:5: node 'n': hyperparameter 'model_version' uses a reserved name"
     );
 }
+
+#[test]
+fn expectations_are_checked_at_load() {
+    let p = Project::new();
+    p.write(
+        "config/nodes.yaml",
+        "n:\n  input: [raw]\n  output: [clean]\n  sql: SELECT * FROM raw\n  expectations:\n    \
+         - {name: a, expect: \"x > 0\", action: dorp}\n    \
+         - {name: b, not_null: [], unique: [x]}\n    \
+         - {name: c, range: {column: x, min: 5, max: 1}}\n    \
+         - {name: d, accepted_values: {column: x, values: []}}\n",
+    );
+    let errors = p.errors();
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(
+        errors[0].contains("nodes.yaml:6") && errors[0].contains("unknown action 'dorp'"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[1].contains("nodes.yaml:7") && errors[1].contains("give exactly one check"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[2].contains("range min 5 is above max 1"),
+        "{errors:#?}"
+    );
+    assert!(errors[3].contains("non-empty `values`"), "{errors:#?}");
+}

@@ -56,6 +56,7 @@ fn node(i: usize) -> NodeConfig {
         metrics: Vec::new(),
         model_version: None,
         model: None,
+        expectations: Vec::new(),
         description: None,
         tags: Vec::new(),
         node_type: None,

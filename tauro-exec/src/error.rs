@@ -421,6 +421,17 @@ pub enum Error {
         model: String,
     },
 
+    /// Rows violated `fail` expectations of the node: nothing was written.
+    #[error("node '{node}': expectations failed: {}", failed.join(", "))]
+    ExpectationsFailed {
+        /// The node.
+        node: String,
+        /// The failed expectations, with their counts.
+        failed: Vec<String>,
+        /// Every expectation's result.
+        results: Vec<crate::expect::ExpectationResult>,
+    },
+
     /// The model registry failed.
     #[error("model registry: cannot {action}")]
     ModelRegistry {
@@ -489,7 +500,8 @@ impl Error {
             | Self::HyperparamType { .. }
             | Self::MissingMetrics { .. }
             | Self::NoModelVersion { .. }
-            | Self::ModelRegistry { .. } => None,
+            | Self::ModelRegistry { .. }
+            | Self::ExpectationsFailed { .. } => None,
         }
     }
 
@@ -535,6 +547,7 @@ impl Error {
             Self::MissingMetrics { .. } => "MISSING_METRICS",
             Self::NoModelVersion { .. } => "NO_MODEL_VERSION",
             Self::ModelRegistry { .. } => "MODEL_REGISTRY",
+            Self::ExpectationsFailed { .. } => "EXPECTATIONS_FAILED",
         };
         own.to_string()
     }
@@ -580,7 +593,8 @@ impl Error {
             | Self::RunFailed { .. }
             | Self::ExperimentFailed { .. }
             | Self::MissingMetrics { .. }
-            | Self::ModelRegistry { .. } => false,
+            | Self::ModelRegistry { .. }
+            | Self::ExpectationsFailed { .. } => false,
         }
     }
 
@@ -721,6 +735,11 @@ impl Error {
                     found.join(", ")
                 }
             )),
+            Self::ExpectationsFailed { .. } => Some(
+                "fix the data or the expectation; `action: warn` records violations and writes \
+                 everything, `action: drop` writes only the rows that pass"
+                    .to_string(),
+            ),
             Self::NoModelVersion { .. } => Some(
                 "run the training pipeline first, or name a version with --model-version"
                     .to_string(),

@@ -37,6 +37,7 @@ mod command;
 mod error;
 mod events;
 mod executor;
+mod expect;
 mod experiment;
 mod hooks;
 mod incremental;
@@ -60,6 +61,7 @@ pub use command::NodeCommand;
 pub use error::{BoxError, Error, Result};
 pub use events::{CallbackSink, ProgressEvent, ProgressSink, RunInfo};
 pub use executor::Executor;
+pub use expect::ExpectationResult;
 pub use experiment::{
     BayesOptimizer, ExperimentCommand, ExperimentReport, Proposal, SearchSpace, Trial, TrialKind,
     TrialOutcome, TrialRecord, TrialStatus, render_table,

@@ -135,6 +135,9 @@ pub struct NodeResult {
     /// Metrics the node produced (ML nodes with `metrics:`, or recorded by a function).
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub metrics: IndexMap<String, f64>,
+    /// Results of the node's data quality expectations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expectations: Vec<crate::expect::ExpectationResult>,
     /// For ML nodes: the model version and hyperparameters it ran with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ml: Option<Box<NodeMlRecord>>,

@@ -152,6 +152,8 @@ pub struct NodeOutcome {
     pub lineage: Option<NodeLineage>,
     /// Metrics the node produced (declared `metrics:` and any a function recorded).
     pub metrics: indexmap::IndexMap<String, f64>,
+    /// Results of the node's expectations.
+    pub expectations: Vec<crate::expect::ExpectationResult>,
 }
 
 impl NodeOutcome {

@@ -183,7 +183,9 @@ async fn run_node(
         }
         other => other,
     };
+    let (to_write, expectations) = expectations(node, to_write).await?;
     let mut outcome = write_outputs(job, node, session, to_write, &mut capture).await?;
+    outcome.expectations = expectations;
     let recorded = recorded.take();
     if !declared.is_empty() || !recorded.is_empty() {
         outcome.metrics =
@@ -191,6 +193,34 @@ async fn run_node(
     }
     outcome.lineage = capture.finish().await;
     Ok(outcome)
+}
+
+/// Checks the node's expectations on what it is about to write (each frame of a per-output
+/// result); returns what to write (rows of `drop` expectations filtered out).
+async fn expectations(
+    node: &NodeConfig,
+    output: NodeOutput,
+) -> Result<(NodeOutput, Vec<crate::expect::ExpectationResult>)> {
+    if node.expectations.is_empty() {
+        return Ok((output, Vec::new()));
+    }
+    match output {
+        NodeOutput::Frame(frame) => {
+            let (frame, results) = crate::expect::check(node, frame).await?;
+            Ok((NodeOutput::Frame(frame), results))
+        }
+        NodeOutput::PerOutput(frames) => {
+            let mut out = Vec::with_capacity(frames.len());
+            let mut all = Vec::new();
+            for (name, frame) in frames {
+                let (frame, results) = crate::expect::check(node, frame).await?;
+                all.extend(results);
+                out.push((name, frame));
+            }
+            Ok((NodeOutput::PerOutput(out), all))
+        }
+        other => Ok((other, Vec::new())),
+    }
 }
 
 /// Sets the node's ML settings on its session: `tauro.ml.<hyperparameter>`,
@@ -300,6 +330,7 @@ async fn write_outputs(
         outputs,
         lineage: None,
         metrics: indexmap::IndexMap::new(),
+        expectations: Vec::new(),
     })
 }
 

@@ -33,6 +33,7 @@ pub(crate) fn node(name: &str) -> NodeConfig {
         metrics: Vec::new(),
         model_version: None,
         model: None,
+        expectations: Vec::new(),
         description: None,
         tags: Vec::new(),
         node_type: None,

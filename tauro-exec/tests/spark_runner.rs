@@ -19,6 +19,8 @@ use tauro_config::{
 use tauro_exec::{Executor, NodeRegistry, NodeSelection, NodeStatus, RunStatus, SparkNodeRunner};
 use tauro_io::{EngineOptions, SparkEngine};
 
+#[path = "spark_runner/expectations.rs"]
+mod expectations;
 #[path = "spark_runner/incremental.rs"]
 mod incremental;
 #[path = "spark_runner/lineage.rs"]
@@ -68,6 +70,7 @@ fn sql_node(name: &str, inputs: &[&str], outputs: &[&str], sql: &str) -> NodeCon
         metrics: Vec::new(),
         model_version: None,
         model: None,
+        expectations: Vec::new(),
         description: None,
         tags: Vec::new(),
         node_type: None,

@@ -388,6 +388,32 @@ pub fn summary(report: &RunReport, ctx: &Context, window: Option<DateWindow>) ->
     if let Some(ml) = &report.ml {
         out.push_str(&ml_summary(ml));
     }
+    for n in &report.nodes {
+        let checked = n.expectations.len();
+        let flagged: Vec<String> = n
+            .expectations
+            .iter()
+            .filter(|e| !e.passed)
+            .map(|e| {
+                format!(
+                    "{} {} ({} of {} rows)",
+                    e.name,
+                    e.outcome,
+                    render::count(e.failed_rows),
+                    render::count(e.total_rows)
+                )
+            })
+            .collect();
+        if checked > 0 {
+            out.push_str(&format!(
+                "expectations of {}: {} passed{}{}\n",
+                n.name,
+                checked - flagged.len(),
+                if flagged.is_empty() { "" } else { "; " },
+                flagged.join(", ")
+            ));
+        }
+    }
     if let Some(reason) = &report.stop_reason {
         out.push_str(&format!("stopped: {reason}\n"));
     }

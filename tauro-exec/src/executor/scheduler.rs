@@ -55,6 +55,7 @@ struct Track {
     error: Option<NodeError>,
     lineage: Option<NodeLineage>,
     metrics: indexmap::IndexMap<String, f64>,
+    expectations: Vec<crate::expect::ExpectationResult>,
 }
 
 /// The mutable part of a run.
@@ -115,6 +116,7 @@ impl Run {
                 error: None,
                 lineage: None,
                 metrics: indexmap::IndexMap::new(),
+                expectations: Vec::new(),
             });
         }
         let n = state.len();
@@ -330,6 +332,7 @@ impl Loop<'_> {
         self.tracks[i].outputs = outcome.outputs;
         self.tracks[i].lineage = outcome.lineage;
         self.tracks[i].metrics = outcome.metrics;
+        self.tracks[i].expectations = outcome.expectations;
         self.tracks[i].error = None;
         self.set(i, NodeStatus::Completed);
         self.finish(i);
@@ -447,6 +450,7 @@ impl Loop<'_> {
             error: track.error.take(),
             lineage: track.lineage.take(),
             metrics: std::mem::take(&mut track.metrics),
+            expectations: std::mem::take(&mut track.expectations),
             ml,
         };
         if self.emitter.is_active() {

@@ -104,6 +104,7 @@ impl NodeRunner for Fake {
             match (ok, saw_cancel) {
                 (true, _) => Ok(NodeOutcome {
                     metrics: Default::default(),
+                    expectations: Vec::new(),
                     outputs: vec![WrittenOutput {
                         output: format!("{name}_out"),
                         destination: format!("/tmp/{name}"),

@@ -43,6 +43,7 @@ impl NodeRunner for Fake {
             }
             Ok(NodeOutcome {
                 metrics: Default::default(),
+                expectations: Vec::new(),
                 outputs: node
                     .output
                     .iter()
@@ -119,6 +120,7 @@ fn every_kind_is_a_configurable_hook_event() {
         lineage: None,
         finished_at: None,
         metrics: Default::default(),
+        expectations: Vec::new(),
         ml: None,
     };
     let kinds = [
@@ -213,6 +215,7 @@ fn event_json_starts_with_the_common_fields() {
         lineage: None,
         finished_at: None,
         metrics: Default::default(),
+        expectations: Vec::new(),
         ml: None,
     });
     let json = &LifecycleEvent::from_progress(&run, &finished)

@@ -319,6 +319,7 @@ fn with_cached(mut report: RunReport, plan: &Plan) -> RunReport {
                 error: None,
                 lineage: None,
                 metrics: indexmap::IndexMap::new(),
+                expectations: Vec::new(),
                 ml: None,
             });
         }

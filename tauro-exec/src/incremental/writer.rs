@@ -423,6 +423,7 @@ mod tests {
             lineage: None,
             finished_at: None,
             metrics: Default::default(),
+            expectations: Vec::new(),
             ml: None,
         }
     }

@@ -89,6 +89,7 @@ impl NodeRunner for LineageFake {
                 .collect();
             Ok(NodeOutcome {
                 metrics: Default::default(),
+                expectations: Vec::new(),
                 outputs: written,
                 lineage: Some(NodeLineage {
                     attempt: job.attempt(),

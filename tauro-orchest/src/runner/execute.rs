@@ -281,6 +281,7 @@ fn hybrid_report(
                 .map(|e| NodeError::from(tauro_exec::Error::function(e))),
             lineage: None,
             metrics: indexmap::IndexMap::new(),
+            expectations: Vec::new(),
             ml: None,
         });
     }

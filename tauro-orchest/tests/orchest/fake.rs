@@ -242,6 +242,7 @@ fn node(name: &str, status: NodeStatus, rows: Option<u64>, error: Option<&str>) 
         error: error.map(|m| NodeError::from(tauro_exec::Error::function(m))),
         lineage: None,
         metrics: Default::default(),
+        expectations: Vec::new(),
         ml: None,
     }
 }

@@ -1,0 +1,210 @@
+//! Evaluating a node's data quality expectations on its result, in one Spark job.
+//!
+//! Every check becomes one aggregate of a single query over the node's result: row-level
+//! checks count the rows whose predicate is not true (`count_if(NOT coalesce(p, false))`),
+//! `unique` counts rows minus distinct keys, `row_count` reads the total. Then: a failed
+//! `fail` expectation fails the node before anything is written; `drop` expectations filter
+//! their violating rows out of what is written (lazily: the write computes it); `warn` only
+//! records.
+
+use serde::Serialize;
+use tauro_config::{Expectation, ExpectationAction, ExpectationCheck, NodeConfig};
+use tauro_io::Frame;
+
+use crate::error::{Error, Result};
+
+/// What one expectation found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpectationResult {
+    /// The expectation.
+    pub name: String,
+    /// `expr`, `not_null`, ...
+    pub kind: String,
+    /// Its configured action.
+    pub action: String,
+    /// Rows checked.
+    pub total_rows: u64,
+    /// Rows violating it (for `unique`: rows beyond the first of each key; for `row_count`:
+    /// 1 when the count is out of range).
+    pub failed_rows: u64,
+    /// True when nothing violated it.
+    pub passed: bool,
+    /// `passed`, `warned`, `dropped` or `failed`.
+    pub outcome: String,
+}
+
+/// A backquoted identifier (`a.b` stays one name).
+fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn literal(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => {
+            format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+        }
+        serde_json::Value::Null => "NULL".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The predicate a passing row satisfies, for row-level checks.
+pub(crate) fn predicate(check: &ExpectationCheck) -> Option<String> {
+    match check {
+        ExpectationCheck::Expr { expr } => Some(format!("({expr})")),
+        ExpectationCheck::NotNull { columns } => Some(format!(
+            "({})",
+            columns
+                .iter()
+                .map(|c| format!("{} IS NOT NULL", ident(c)))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        )),
+        ExpectationCheck::AcceptedValues { column, values } => {
+            let c = ident(column);
+            let list: Vec<String> = values.iter().map(literal).collect();
+            Some(format!("({c} IS NULL OR {c} IN ({}))", list.join(", ")))
+        }
+        ExpectationCheck::Range { column, min, max } => {
+            let c = ident(column);
+            let mut parts = Vec::new();
+            if let Some(m) = min {
+                parts.push(format!("{c} >= {m}"));
+            }
+            if let Some(m) = max {
+                parts.push(format!("{c} <= {m}"));
+            }
+            Some(format!("({c} IS NULL OR ({}))", parts.join(" AND ")))
+        }
+        ExpectationCheck::Unique { .. } | ExpectationCheck::RowCount { .. } => None,
+    }
+}
+
+/// The aggregate of expectation `i` in the check query.
+fn aggregate(i: usize, e: &Expectation) -> String {
+    match (&e.check, predicate(&e.check)) {
+        (_, Some(p)) => format!("count_if(NOT coalesce({p}, false)) AS f{i}"),
+        (ExpectationCheck::Unique { columns }, None) => {
+            let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
+            format!(
+                "count_if({}) - count(DISTINCT {}) AS f{i}",
+                cols.iter()
+                    .map(|c| format!("{c} IS NOT NULL"))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+                cols.join(", ")
+            )
+        }
+        _ => format!("0 AS f{i}"),
+    }
+}
+
+/// Checks `frame` (the result of `node`) against its expectations; returns the frame to
+/// write (rows of `drop` expectations filtered out) and the results. A violated `fail`
+/// expectation is an error: nothing is written.
+pub(crate) async fn check(
+    node: &NodeConfig,
+    frame: Frame,
+) -> Result<(Frame, Vec<ExpectationResult>)> {
+    let expectations = &node.expectations;
+    let view = format!("__tauro_expect_{}", crate::names::view_name(&node.name));
+    frame.create_temp_view(&view).await?;
+    let aggregates: Vec<String> = expectations
+        .iter()
+        .enumerate()
+        .map(|(i, e)| aggregate(i, e))
+        .collect();
+    let query = format!(
+        "SELECT count(*) AS total, {} FROM {view}",
+        aggregates.join(", ")
+    );
+    let row = frame
+        .session()
+        .sql(&query)
+        .await?
+        .collect_json(1)
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let get = |k: &str| row.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let total = get("total");
+    let mut results = Vec::with_capacity(expectations.len());
+    let mut drops = Vec::new();
+    let mut failures = Vec::new();
+    for (i, e) in expectations.iter().enumerate() {
+        let failed = match &e.check {
+            ExpectationCheck::RowCount { min, max } => {
+                u64::from(min.is_some_and(|m| total < m) || max.is_some_and(|m| total > m))
+            }
+            _ => get(&format!("f{i}")),
+        };
+        let outcome = match (failed, e.action) {
+            (0, _) => "passed",
+            (_, ExpectationAction::Fail) => "failed",
+            (_, ExpectationAction::Drop) if e.check.is_row_level() => "dropped",
+            (_, ExpectationAction::Drop | ExpectationAction::Warn) => "warned",
+        };
+        if outcome == "failed" {
+            failures.push(format!("{} ({failed} of {total} rows)", e.name));
+        }
+        if e.action == ExpectationAction::Drop
+            && let Some(p) = predicate(&e.check)
+        {
+            drops.push(format!("coalesce({p}, false)"));
+        }
+        results.push(ExpectationResult {
+            name: e.name.clone(),
+            kind: e.check.kind().to_string(),
+            action: e.action.as_str().to_string(),
+            total_rows: total,
+            failed_rows: failed,
+            passed: failed == 0,
+            outcome: outcome.to_string(),
+        });
+    }
+    if !failures.is_empty() {
+        return Err(Error::ExpectationsFailed {
+            node: node.name.clone(),
+            failed: failures,
+            results,
+        });
+    }
+    let frame = if drops.is_empty() {
+        frame
+    } else {
+        frame.filter(&drops.join(" AND "))
+    };
+    Ok((frame, results))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn predicates_quote_names_and_values() {
+        let p = predicate(&ExpectationCheck::AcceptedValues {
+            column: "status".into(),
+            values: vec![json!("new"), json!("it's"), json!(3)],
+        });
+        assert_eq!(
+            p.as_deref(),
+            Some("(`status` IS NULL OR `status` IN ('new', 'it\\'s', 3))")
+        );
+        let p = predicate(&ExpectationCheck::Range {
+            column: "qty".into(),
+            min: Some(1.0),
+            max: None,
+        });
+        assert_eq!(p.as_deref(), Some("(`qty` IS NULL OR (`qty` >= 1))"));
+        assert!(
+            predicate(&ExpectationCheck::Unique {
+                columns: vec!["a".into()]
+            })
+            .is_none()
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! Data quality expectations on real Spark: each built-in's exact failing count, and what
+//! `warn`, `drop` and `fail` write (a module of the `spark_runner` test binary).
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tauro_config::{Context, Sources};
+use tauro_exec::{Executor, NodeRegistry, NodeSelection, NodeStatus, RunReport, SparkNodeRunner};
+use tauro_io::SparkEngine;
+
+use super::{count_parquet, engine};
+
+const ROWS: &str = "SELECT * FROM VALUES (1, 'a', 10), (2, 'b', -5), (3, NULL, 20), (3, 'c', 30) \
+                    AS t(id, name, amount)";
+
+fn project(dir: &std::path::Path, expectations: serde_json::Value) -> Context {
+    let mut sources = Sources::new(
+        json!({"input_path": dir.display().to_string(), "output_path": dir.display().to_string()}),
+        json!({"p": {"nodes": ["n"], "requires_dates": false}}),
+        json!({"n": {"sql": ROWS, "output": ["out"], "expectations": expectations}}),
+        json!({}),
+        json!({"out": {"format": "parquet", "filepath": dir.join("out").display().to_string()}}),
+    );
+    sources.project_dir = dir.to_path_buf();
+    Context::from_sources(sources, "base").unwrap()
+}
+
+async fn run(engine: &SparkEngine, ctx: Context) -> RunReport {
+    Executor::new(SparkNodeRunner::new(
+        engine.clone(),
+        NodeRegistry::with_builtins(),
+    ))
+    .run(Arc::new(ctx), "p", None, &NodeSelection::All)
+    .await
+    .unwrap()
+}
+
+fn failed_rows(report: &RunReport) -> Vec<(String, u64, String)> {
+    report.nodes[0]
+        .expectations
+        .iter()
+        .map(|e| (e.name.clone(), e.failed_rows, e.outcome.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_builtin_counts_its_violations_and_warn_writes_everything() {
+    let Some(engine) = engine().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = project(
+        dir.path(),
+        json!([
+            {"name": "positive", "expect": "amount >= 0", "action": "warn"},
+            {"name": "names", "not_null": ["name"], "action": "warn"},
+            {"name": "known", "accepted_values": {"column": "name", "values": ["a", "b"]}, "action": "warn"},
+            {"name": "amounts", "range": {"column": "amount", "min": 0, "max": 25}, "action": "warn"},
+            {"name": "ids", "unique": ["id"], "action": "warn"},
+            {"name": "enough", "row_count": {"min": 5}, "action": "warn"},
+            {"name": "few", "row_count": {"max": 10}, "action": "warn"},
+        ]),
+    );
+    let report = run(&engine, ctx).await;
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(
+        failed_rows(&report),
+        [
+            ("positive".to_string(), 1, "warned".to_string()),
+            ("names".into(), 1, "warned".into()),
+            ("known".into(), 1, "warned".into()),
+            ("amounts".into(), 2, "warned".into()),
+            ("ids".into(), 1, "warned".into()),
+            ("enough".into(), 1, "warned".into()),
+            ("few".into(), 0, "passed".into()),
+        ]
+    );
+    assert!(
+        report.nodes[0]
+            .expectations
+            .iter()
+            .all(|e| e.total_rows == 4)
+    );
+    assert_eq!(count_parquet(&engine, &dir.path().join("out")).await, 4);
+}
+
+#[tokio::test]
+async fn drop_writes_exactly_the_rows_that_pass() {
+    let Some(engine) = engine().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = project(
+        dir.path(),
+        json!([
+            {"name": "positive", "expect": "amount >= 0", "action": "drop"},
+            {"name": "names", "not_null": ["name"], "action": "drop"},
+            {"name": "ids", "unique": ["id"], "action": "drop"},
+        ]),
+    );
+    let report = run(&engine, ctx).await;
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(
+        failed_rows(&report),
+        [
+            ("positive".to_string(), 1, "dropped".to_string()),
+            ("names".into(), 1, "dropped".into()),
+            // A table-level check cannot drop rows: it warns.
+            ("ids".into(), 1, "warned".into()),
+        ]
+    );
+    let session = engine.new_session().await.unwrap();
+    let query = format!(
+        "SELECT id FROM parquet.`{}` ORDER BY id",
+        dir.path().join("out").display()
+    );
+    let ids = session
+        .sql(&query)
+        .await
+        .unwrap()
+        .collect_json(10)
+        .await
+        .unwrap();
+    assert_eq!(ids, [json!({"id": 1}), json!({"id": 3})]);
+    assert_eq!(report.nodes[0].rows_written, Some(2));
+}
+
+#[tokio::test]
+async fn fail_leaves_the_previous_output_untouched() {
+    let Some(engine) = engine().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(&engine, project(dir.path(), json!([]))).await;
+    assert!(first.succeeded());
+    let marker = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect::<std::collections::BTreeSet<_>>();
+    let ctx = project(
+        dir.path(),
+        json!([{"name": "positive", "expect": "amount >= 0"}]),
+    );
+    let report = run(&engine, ctx).await;
+    assert!(!report.succeeded());
+    let node = &report.nodes[0];
+    assert_eq!(node.status, NodeStatus::Failed);
+    let error = node.error.as_ref().unwrap();
+    assert_eq!(error.class, "EXPECTATIONS_FAILED");
+    assert!(
+        error.message.contains("positive (1 of 4 rows)"),
+        "{}",
+        error.message
+    );
+    let after = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(marker, after, "the previous output's files are unchanged");
+    assert_eq!(count_parquet(&engine, &dir.path().join("out")).await, 4);
+}
