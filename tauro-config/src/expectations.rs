@@ -75,6 +75,14 @@ pub enum ExpectationCheck {
         /// The columns.
         columns: Vec<String>,
     },
+    /// The newest value of a timestamp column is at most `max_age_secs` old: relative to
+    /// the end of the run's window when it has one, else to now (table level).
+    Freshness {
+        /// The timestamp (or date) column.
+        column: String,
+        /// The largest age, in seconds.
+        max_age_secs: u64,
+    },
     /// The number of rows is within `[min, max]` (table-level: `drop` acts as `warn`).
     RowCount {
         /// Fewest rows.
@@ -94,12 +102,16 @@ impl ExpectationCheck {
             Self::Range { .. } => "range",
             Self::Unique { .. } => "unique",
             Self::RowCount { .. } => "row_count",
+            Self::Freshness { .. } => "freshness",
         }
     }
 
     /// True for checks of single rows (they can drop rows).
     pub fn is_row_level(&self) -> bool {
-        !matches!(self, Self::Unique { .. } | Self::RowCount { .. })
+        !matches!(
+            self,
+            Self::Unique { .. } | Self::RowCount { .. } | Self::Freshness { .. }
+        )
     }
 }
 
@@ -116,7 +128,8 @@ pub struct Expectation {
     pub location: Location,
 }
 
-const CHECKS: [&str; 6] = [
+const CHECKS: [&str; 7] = [
+    "freshness",
     "expect",
     "not_null",
     "accepted_values",
@@ -124,7 +137,8 @@ const CHECKS: [&str; 6] = [
     "unique",
     "row_count",
 ];
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 9] = [
+    "freshness",
     "name",
     "action",
     "expect",
@@ -275,6 +289,24 @@ fn check(f: &Fields<'_>, kind: &str, e: &Entry, diags: &mut Diags) -> Option<Exp
             }
             Some(ExpectationCheck::Range { column, min, max })
         }
+        "freshness" => {
+            let g = Fields::of(format!("{}: freshness", f.what), e.key_loc, &e.value, diags)?;
+            g.check_keys(&["column", "max_age"], diags);
+            let column = g.text("column", diags)?;
+            let age = g.text("max_age", diags)?;
+            let Some(max_age) = age_secs(&age) else {
+                diags.error_hint(
+                    e.key_loc,
+                    format!("{}: freshness max_age '{age}' is not a duration", f.what),
+                    "write e.g. 36h, 2d, 90m or 3600 (seconds)",
+                );
+                return None;
+            };
+            Some(ExpectationCheck::Freshness {
+                column,
+                max_age_secs: max_age,
+            })
+        }
         "row_count" => {
             let g = Fields::of(format!("{}: row_count", f.what), e.key_loc, &e.value, diags)?;
             g.check_keys(&["min", "max"], diags);
@@ -291,6 +323,24 @@ fn check(f: &Fields<'_>, kind: &str, e: &Entry, diags: &mut Diags) -> Option<Exp
         }
         _ => None,
     }
+}
+
+/// `3600`, `90m`, `36h`, `2d`, `1w` → seconds.
+fn age_secs(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (n, unit) = t
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((t, ""), |i| (&t[..i], t[i..].trim()));
+    let n: u64 = n.parse().ok().filter(|n| *n > 0)?;
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    n.checked_mul(factor)
 }
 
 fn columns(f: &Fields<'_>, key: &str, e: &Entry, diags: &mut Diags) -> Option<Vec<String>> {

@@ -9,7 +9,7 @@ use crate::paths;
 use crate::suggest;
 use crate::tree::{Loc, Node};
 
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 15] = [
     "format",
     "filepath",
     "path",
@@ -20,6 +20,7 @@ const KEYS: [&str; 14] = [
     "date_column",
     "partition_filter",
     "description",
+    "expectations",
     // Tauro's Delta time travel keys, passed to the reader as options.
     "versionAsOf",
     "version",
@@ -97,6 +98,12 @@ pub(crate) fn build(
             schema: f.text("schema", diags),
             date_column: f.text("date_column", diags),
             partition_filter: f.text("partition_filter", diags),
+            expectations: f
+                .get("expectations")
+                .map(|e| {
+                    crate::expectations::parse(&format!("input '{name}'"), e, &location, diags)
+                })
+                .unwrap_or_default(),
             location: location(entry.key_loc),
         };
         out.insert(name.clone(), input);

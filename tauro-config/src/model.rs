@@ -276,6 +276,9 @@ pub struct InputConfig {
     pub date_column: Option<String>,
     /// `partition_filter`: a SQL predicate applied after reading.
     pub partition_filter: Option<String>,
+    /// `expectations`: data quality checks run when the input is loaded (for sources the team
+    /// does not own).
+    pub expectations: Vec<crate::expectations::Expectation>,
     /// Where the input was defined.
     pub location: Location,
 }

@@ -7,8 +7,9 @@
 //! their violating rows out of what is written (lazily: the write computes it); `warn` only
 //! records.
 
+use chrono::NaiveDate;
 use serde::Serialize;
-use tauro_config::{Expectation, ExpectationAction, ExpectationCheck, NodeConfig};
+use tauro_config::{Expectation, ExpectationAction, ExpectationCheck};
 use tauro_io::Frame;
 
 use crate::error::{Error, Result};
@@ -18,6 +19,9 @@ use crate::error::{Error, Result};
 pub struct ExpectationResult {
     /// The expectation.
     pub name: String,
+    /// The input it checked (`None`: the node's output).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
     /// `expr`, `not_null`, ...
     pub kind: String,
     /// Its configured action.
@@ -76,12 +80,15 @@ pub(crate) fn predicate(check: &ExpectationCheck) -> Option<String> {
             }
             Some(format!("({c} IS NULL OR ({}))", parts.join(" AND ")))
         }
-        ExpectationCheck::Unique { .. } | ExpectationCheck::RowCount { .. } => None,
+        ExpectationCheck::Unique { .. }
+        | ExpectationCheck::RowCount { .. }
+        | ExpectationCheck::Freshness { .. } => None,
     }
 }
 
-/// The aggregate of expectation `i` in the check query.
-fn aggregate(i: usize, e: &Expectation) -> String {
+/// The aggregate of expectation `i` in the check query; freshness is measured from the day
+/// after `until` (the end of the run's window) or from now.
+fn aggregate(i: usize, e: &Expectation, until: Option<NaiveDate>) -> String {
     match (&e.check, predicate(&e.check)) {
         (_, Some(p)) => format!("count_if(NOT coalesce({p}, false)) AS f{i}"),
         (ExpectationCheck::Unique { columns }, None) => {
@@ -95,24 +102,58 @@ fn aggregate(i: usize, e: &Expectation) -> String {
                 cols.join(", ")
             )
         }
+        (
+            ExpectationCheck::Freshness {
+                column,
+                max_age_secs,
+            },
+            None,
+        ) => {
+            let reference = until.map_or_else(
+                || "current_timestamp()".to_string(),
+                |d| format!("(TIMESTAMP'{d} 00:00:00' + INTERVAL 1 DAY)"),
+            );
+            format!(
+                "CASE WHEN max(CAST({} AS TIMESTAMP)) >= timestampadd(SECOND, -{max_age_secs}, {reference}) \
+                 THEN 0 ELSE 1 END AS f{i}",
+                ident(column)
+            )
+        }
         _ => format!("0 AS f{i}"),
     }
 }
 
-/// Checks `frame` (the result of `node`) against its expectations; returns the frame to
-/// write (rows of `drop` expectations filtered out) and the results. A violated `fail`
-/// expectation is an error: nothing is written.
+/// What a check runs on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    /// The node.
+    pub node: &'a str,
+    /// The input checked, or `None` for the node's result.
+    pub input: Option<&'a str>,
+    /// The expectations.
+    pub expectations: &'a [Expectation],
+    /// The end of the run's window (freshness reference).
+    pub until: Option<NaiveDate>,
+}
+
+/// Checks `frame` against the target's expectations; returns the frame to use (rows of
+/// `drop` expectations filtered out) and the results. A violated `fail` expectation is an
+/// error: nothing is written.
 pub(crate) async fn check(
-    node: &NodeConfig,
+    target: Target<'_>,
     frame: Frame,
 ) -> Result<(Frame, Vec<ExpectationResult>)> {
-    let expectations = &node.expectations;
-    let view = format!("__tauro_expect_{}", crate::names::view_name(&node.name));
+    let expectations = target.expectations;
+    let view = format!(
+        "__tauro_expect_{}_{}",
+        crate::names::view_name(target.node),
+        crate::names::view_name(target.input.unwrap_or("result"))
+    );
     frame.create_temp_view(&view).await?;
     let aggregates: Vec<String> = expectations
         .iter()
         .enumerate()
-        .map(|(i, e)| aggregate(i, e))
+        .map(|(i, e)| aggregate(i, e, target.until))
         .collect();
     let query = format!(
         "SELECT count(*) AS total, {} FROM {view}",
@@ -146,7 +187,11 @@ pub(crate) async fn check(
             (_, ExpectationAction::Drop | ExpectationAction::Warn) => "warned",
         };
         if outcome == "failed" {
-            failures.push(format!("{} ({failed} of {total} rows)", e.name));
+            let on = target
+                .input
+                .map(|i| format!(" on input '{i}'"))
+                .unwrap_or_default();
+            failures.push(format!("{}{on} ({failed} of {total} rows)", e.name));
         }
         if e.action == ExpectationAction::Drop
             && let Some(p) = predicate(&e.check)
@@ -155,6 +200,7 @@ pub(crate) async fn check(
         }
         results.push(ExpectationResult {
             name: e.name.clone(),
+            input: target.input.map(str::to_string),
             kind: e.check.kind().to_string(),
             action: e.action.as_str().to_string(),
             total_rows: total,
@@ -165,7 +211,7 @@ pub(crate) async fn check(
     }
     if !failures.is_empty() {
         return Err(Error::ExpectationsFailed {
-            node: node.name.clone(),
+            node: target.node.to_string(),
             failed: failures,
             results,
         });

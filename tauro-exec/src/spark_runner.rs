@@ -137,8 +137,23 @@ async fn run_node(
     let mut capture = LineageCapture::new(lineage, ctx, job.attempt());
     let loader = InputLoader::new(ctx, session);
     let mut frames = Vec::with_capacity(node.input.len());
+    let mut input_checks = Vec::new();
     for (input, view) in input_views(node)? {
         let frame = loader.load(input, job.window()).await?;
+        let frame = match ctx.inputs.get(input) {
+            Some(config) if !config.expectations.is_empty() => {
+                let target = crate::expect::Target {
+                    node: &node.name,
+                    input: Some(input),
+                    expectations: &config.expectations,
+                    until: job.window().map(|w| w.end),
+                };
+                let (frame, results) = crate::expect::check(target, frame).await?;
+                input_checks.extend(results);
+                frame
+            }
+            _ => frame,
+        };
         frame.create_temp_view(&view).await?;
         capture.input(input, &frame);
         frames.push(frame);
@@ -183,9 +198,11 @@ async fn run_node(
         }
         other => other,
     };
-    let (to_write, expectations) = expectations(node, to_write).await?;
+    let until = job.window().map(|w| w.end);
+    let (to_write, expectations) = expectations(node, to_write, until).await?;
     let mut outcome = write_outputs(job, node, session, to_write, &mut capture).await?;
-    outcome.expectations = expectations;
+    input_checks.extend(expectations);
+    outcome.expectations = input_checks;
     let recorded = recorded.take();
     if !declared.is_empty() || !recorded.is_empty() {
         outcome.metrics =
@@ -200,20 +217,27 @@ async fn run_node(
 async fn expectations(
     node: &NodeConfig,
     output: NodeOutput,
+    until: Option<chrono::NaiveDate>,
 ) -> Result<(NodeOutput, Vec<crate::expect::ExpectationResult>)> {
     if node.expectations.is_empty() {
         return Ok((output, Vec::new()));
     }
+    let target = crate::expect::Target {
+        node: &node.name,
+        input: None,
+        expectations: &node.expectations,
+        until,
+    };
     match output {
         NodeOutput::Frame(frame) => {
-            let (frame, results) = crate::expect::check(node, frame).await?;
+            let (frame, results) = crate::expect::check(target, frame).await?;
             Ok((NodeOutput::Frame(frame), results))
         }
         NodeOutput::PerOutput(frames) => {
             let mut out = Vec::with_capacity(frames.len());
             let mut all = Vec::new();
             for (name, frame) in frames {
-                let (frame, results) = crate::expect::check(node, frame).await?;
+                let (frame, results) = crate::expect::check(target, frame).await?;
                 all.extend(results);
                 out.push((name, frame));
             }

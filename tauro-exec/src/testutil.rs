@@ -136,6 +136,7 @@ fn input(name: &str) -> InputConfig {
         schema: None,
         date_column: None,
         partition_filter: None,
+        expectations: Vec::new(),
         location: loc(1),
     }
 }

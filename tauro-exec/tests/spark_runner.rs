@@ -446,6 +446,7 @@ async fn spark_errors_keep_their_class_and_hint() {
         schema: None,
         date_column: None,
         partition_filter: None,
+        expectations: Vec::new(),
         location: loc("input.yml"),
     };
     let nodes = vec![sql_node(

@@ -155,3 +155,68 @@ async fn fail_leaves_the_previous_output_untouched() {
     assert_eq!(marker, after, "the previous output's files are unchanged");
     assert_eq!(count_parquet(&engine, &dir.path().join("out")).await, 4);
 }
+
+#[tokio::test]
+async fn input_expectations_and_freshness_against_the_run_window() {
+    let Some(engine) = engine().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("raw.csv"),
+        "id,amount,ts\n1,10,2025-01-06 08:00:00\n2,-5,2025-01-07 10:00:00\n3,7,2025-01-05 09:00:00\n",
+    )
+    .unwrap();
+    let mut sources = Sources::new(
+        json!({"input_path": dir.path().display().to_string(), "output_path": dir.path().display().to_string()}),
+        json!({"p": {"nodes": ["n"]}}),
+        json!({"n": {"input": ["raw"], "output": ["out"], "sql": "SELECT * FROM raw",
+                     "expectations": [
+                        {"name": "fresh_day", "freshness": {"column": "ts", "max_age": "2d"}},
+                        {"name": "fresh_hour", "freshness": {"column": "ts", "max_age": "1h"}, "action": "warn"}]}}),
+        json!({"raw": {"format": "csv", "filepath": "raw.csv",
+                       "schema": "id INT, amount INT, ts TIMESTAMP",
+                       "expectations": [{"name": "positive", "expect": "amount >= 0", "action": "drop"}]}}),
+        json!({"out": {"format": "parquet", "filepath": dir.path().join("out").display().to_string()}}),
+    );
+    sources.project_dir = dir.path().to_path_buf();
+    let ctx = Context::from_sources(sources, "base").unwrap();
+    let window = Some(tauro_config::DateWindow {
+        start: super::date("2025-01-01"),
+        end: super::date("2025-01-07"),
+    });
+    let report = Executor::new(SparkNodeRunner::new(
+        engine.clone(),
+        NodeRegistry::with_builtins(),
+    ))
+    .run(Arc::new(ctx), "p", window, &NodeSelection::All)
+    .await
+    .unwrap();
+    assert!(report.succeeded(), "{report:#?}");
+    let results: Vec<(String, Option<String>, u64, String)> = report.nodes[0]
+        .expectations
+        .iter()
+        .map(|e| {
+            (
+                e.name.clone(),
+                e.input.clone(),
+                e.failed_rows,
+                e.outcome.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            (
+                "positive".to_string(),
+                Some("raw".to_string()),
+                1,
+                "dropped".to_string()
+            ),
+            // The newest kept row is 2025-01-06 08:00: within 2 days of the window's end,
+            // not within an hour.
+            ("fresh_day".into(), None, 0, "passed".into()),
+            ("fresh_hour".into(), None, 1, "warned".into()),
+        ]
+    );
+    assert_eq!(count_parquet(&engine, &dir.path().join("out")).await, 2);
+}

@@ -141,6 +141,7 @@ pub fn input(name: &str, format: DataFormat, filepath: Option<String>) -> InputC
         schema: None,
         date_column: None,
         partition_filter: None,
+        expectations: Vec::new(),
         location: loc(),
     }
 }
