@@ -83,6 +83,22 @@ pub enum ExpectationCheck {
         /// The largest age, in seconds.
         max_age_secs: u64,
     },
+    /// Every non-NULL value of `column` exists in `to_column` of the dataset `to` (an input
+    /// of the node; table level: `drop` acts as `warn`).
+    Referential {
+        /// The column checked.
+        column: String,
+        /// The dataset holding the keys (one of the node's inputs).
+        to: String,
+        /// Its key column (default: `column`).
+        to_column: String,
+    },
+    /// A SQL query returning the failing rows, over the checked rows as the view `__checked`
+    /// (table level).
+    Sql {
+        /// The query.
+        query: String,
+    },
     /// The number of rows is within `[min, max]` (table-level: `drop` acts as `warn`).
     RowCount {
         /// Fewest rows.
@@ -103,6 +119,8 @@ impl ExpectationCheck {
             Self::Unique { .. } => "unique",
             Self::RowCount { .. } => "row_count",
             Self::Freshness { .. } => "freshness",
+            Self::Referential { .. } => "referential",
+            Self::Sql { .. } => "sql",
         }
     }
 
@@ -110,7 +128,11 @@ impl ExpectationCheck {
     pub fn is_row_level(&self) -> bool {
         !matches!(
             self,
-            Self::Unique { .. } | Self::RowCount { .. } | Self::Freshness { .. }
+            Self::Unique { .. }
+                | Self::RowCount { .. }
+                | Self::Freshness { .. }
+                | Self::Referential { .. }
+                | Self::Sql { .. }
         )
     }
 }
@@ -128,7 +150,9 @@ pub struct Expectation {
     pub location: Location,
 }
 
-const CHECKS: [&str; 7] = [
+const CHECKS: [&str; 9] = [
+    "referential",
+    "sql",
     "freshness",
     "expect",
     "not_null",
@@ -137,7 +161,9 @@ const CHECKS: [&str; 7] = [
     "unique",
     "row_count",
 ];
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 11] = [
+    "referential",
+    "sql",
     "freshness",
     "name",
     "action",
@@ -288,6 +314,27 @@ fn check(f: &Fields<'_>, kind: &str, e: &Entry, diags: &mut Diags) -> Option<Exp
                 return None;
             }
             Some(ExpectationCheck::Range { column, min, max })
+        }
+        "sql" => f
+            .text_of(kind, e, diags)
+            .filter(|t| !t.trim().is_empty())
+            .map(|query| ExpectationCheck::Sql { query }),
+        "referential" => {
+            let g = Fields::of(
+                format!("{}: referential", f.what),
+                e.key_loc,
+                &e.value,
+                diags,
+            )?;
+            g.check_keys(&["column", "to", "to_column"], diags);
+            let column = g.text("column", diags)?;
+            let to = g.text("to", diags)?;
+            let to_column = g.text("to_column", diags).unwrap_or_else(|| column.clone());
+            Some(ExpectationCheck::Referential {
+                column,
+                to,
+                to_column,
+            })
         }
         "freshness" => {
             let g = Fields::of(format!("{}: freshness", f.what), e.key_loc, &e.value, diags)?;

@@ -15,12 +15,12 @@ use tauro_io::Frame;
 use crate::error::{Error, Result};
 
 /// What one expectation found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ExpectationResult {
     /// The expectation.
     pub name: String,
     /// The input it checked (`None`: the node's output).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<String>,
     /// `expr`, `not_null`, ...
     pub kind: String,
@@ -82,7 +82,9 @@ pub(crate) fn predicate(check: &ExpectationCheck) -> Option<String> {
         }
         ExpectationCheck::Unique { .. }
         | ExpectationCheck::RowCount { .. }
-        | ExpectationCheck::Freshness { .. } => None,
+        | ExpectationCheck::Freshness { .. }
+        | ExpectationCheck::Referential { .. }
+        | ExpectationCheck::Sql { .. } => None,
     }
 }
 
@@ -119,9 +121,31 @@ fn aggregate(i: usize, e: &Expectation, until: Option<NaiveDate>) -> String {
                 ident(column)
             )
         }
+        (
+            ExpectationCheck::Referential {
+                column,
+                to,
+                to_column,
+            },
+            None,
+        ) => format!(
+            "(SELECT count(*) FROM {CHECKED} c LEFT ANTI JOIN {} r ON c.{} = r.{} \
+             WHERE c.{} IS NOT NULL) AS f{i}",
+            crate::names::view_name(to),
+            ident(column),
+            ident(to_column),
+            ident(column)
+        ),
+        (ExpectationCheck::Sql { query }, None) => {
+            format!("(SELECT count(*) FROM ({query})) AS f{i}")
+        }
         _ => format!("0 AS f{i}"),
     }
 }
+
+/// The view the checked rows are registered as (each node attempt has its own session, so
+/// the name cannot collide); `sql:` expectations query it.
+const CHECKED: &str = "__checked";
 
 /// What a check runs on.
 #[derive(Debug, Clone, Copy)]
@@ -144,12 +168,8 @@ pub(crate) async fn check(
     frame: Frame,
 ) -> Result<(Frame, Vec<ExpectationResult>)> {
     let expectations = target.expectations;
-    let view = format!(
-        "__tauro_expect_{}_{}",
-        crate::names::view_name(target.node),
-        crate::names::view_name(target.input.unwrap_or("result"))
-    );
-    frame.create_temp_view(&view).await?;
+    let view = CHECKED;
+    frame.create_temp_view(view).await?;
     let aggregates: Vec<String> = expectations
         .iter()
         .enumerate()

@@ -208,7 +208,10 @@ async fn run_node(
         outcome.metrics =
             metrics_from_frame(&node.name, metrics_frame.as_ref(), declared, recorded).await?;
     }
-    outcome.lineage = capture.finish().await;
+    outcome.lineage = capture.finish().await.map(|mut l| {
+        l.expectations.clone_from(&outcome.expectations);
+        l
+    });
     Ok(outcome)
 }
 

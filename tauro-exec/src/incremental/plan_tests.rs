@@ -79,6 +79,7 @@ fn ran(plan: &Plan, state: &RunState, statuses: &[(&str, NodeStatus)]) -> RunSta
                     class: "FUNCTION_FAILED".into(),
                 }),
                 reason: None,
+                expectations: Vec::new(),
             },
         );
     }

@@ -156,6 +156,9 @@ pub struct StoredError {
 /// What the last run that touched a node did to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeRunState {
+    /// Results of its data quality expectations in that run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expectations: Vec<crate::expect::ExpectationResult>,
     /// Final status in that run (`completed`, `failed`, `skipped`, `cancelled`).
     pub status: NodeStatus,
     /// Its fingerprint in that run. A node is cached only when this equals its current
@@ -325,6 +328,7 @@ mod tests {
             attempts: 1,
             error: None,
             reason: None,
+            expectations: Vec::new(),
         }
     }
 

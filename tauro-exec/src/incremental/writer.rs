@@ -188,6 +188,7 @@ impl StateWriter {
                     class: e.class.clone(),
                 }),
                 reason,
+                expectations: result.expectations.clone(),
             };
             inner.records.insert(result.name.clone(), entry);
         })

@@ -148,6 +148,7 @@ impl<'a> LineageCapture<'a> {
                 write: written.duration_since(loaded),
                 lineage: written.elapsed(),
             },
+            expectations: Vec::new(),
         })
     }
 }

@@ -127,6 +127,9 @@ pub struct NodeLineage {
     pub outputs: Vec<DatasetLineage>,
     /// Phase timings of the attempt.
     pub timings: AttemptTimings,
+    /// Results of the node's data quality expectations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expectations: Vec<crate::expect::ExpectationResult>,
 }
 
 /// A column whose type changed.

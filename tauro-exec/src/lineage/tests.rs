@@ -96,6 +96,7 @@ impl NodeRunner for LineageFake {
                     inputs,
                     outputs,
                     timings: AttemptTimings::default(),
+                    expectations: Vec::new(),
                 }),
             })
         })

@@ -79,6 +79,9 @@ async fn every_builtin_counts_its_violations_and_warn_writes_everything() {
             .iter()
             .all(|e| e.total_rows == 4)
     );
+    // The lineage record of the node carries them too.
+    let lineage = report.nodes[0].lineage.as_ref().unwrap();
+    assert_eq!(lineage.expectations, report.nodes[0].expectations);
     assert_eq!(count_parquet(&engine, &dir.path().join("out")).await, 4);
 }
 
@@ -219,4 +222,40 @@ async fn input_expectations_and_freshness_against_the_run_window() {
         ]
     );
     assert_eq!(count_parquet(&engine, &dir.path().join("out")).await, 2);
+}
+
+#[tokio::test]
+async fn referential_and_sql_assertions_in_the_same_query() {
+    let Some(engine) = engine().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("orders.csv"),
+        "id,customer,amount\n1,10,50\n2,11,500\n3,99,20\n4,,30\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("customers.csv"), "customer\n10\n11\n").unwrap();
+    let csv =
+        |file: &str, schema: &str| json!({"format": "csv", "filepath": file, "schema": schema});
+    let mut sources = Sources::new(
+        json!({"input_path": dir.path().display().to_string(), "output_path": dir.path().display().to_string()}),
+        json!({"p": {"nodes": ["n"], "requires_dates": false}}),
+        json!({"n": {"input": ["orders", "customers"], "output": ["out"], "sql": "SELECT * FROM orders",
+                     "expectations": [
+                        {"name": "known_customer", "referential": {"column": "customer", "to": "customers"}, "action": "warn"},
+                        {"name": "no_big_orders", "sql": "SELECT * FROM __checked WHERE amount > 100", "action": "warn"}]}}),
+        json!({"orders": csv("orders.csv", "id INT, customer INT, amount INT"),
+               "customers": csv("customers.csv", "customer INT")}),
+        json!({"out": {"format": "parquet", "filepath": dir.path().join("out").display().to_string()}}),
+    );
+    sources.project_dir = dir.path().to_path_buf();
+    let report = run(&engine, Context::from_sources(sources, "base").unwrap()).await;
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(
+        failed_rows(&report),
+        [
+            // customer 99 is unknown; the NULL customer is not checked.
+            ("known_customer".to_string(), 1, "warned".to_string()),
+            ("no_big_orders".into(), 1, "warned".into()),
+        ]
+    );
 }
