@@ -723,6 +723,14 @@ pub struct ValidateArgs {
     /// Validate only this pipeline (default: all).
     #[arg(long, short = 'p')]
     pub pipeline: Option<String>,
+
+    /// Also check on a Spark Connect server that expectations parse and name existing
+    /// columns (queries are analysed, not run).
+    #[arg(long)]
+    pub spark: bool,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// `list` arguments.

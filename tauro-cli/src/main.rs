@@ -53,7 +53,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Plan(args) => commands::plan::run(&args, cli.output),
         Command::Resume(args) => commands::resume::run(args, cli.output).await,
         Command::Lineage(args) => commands::lineage::run(&args, cli.output),
-        Command::Validate(args) => commands::validate::run(&args, cli.output),
+        Command::Validate(args) => commands::validate::run(&args, cli.output).await,
         Command::List(args) => commands::list::run(&args, cli.output),
         Command::Graph(args) => commands::graph::run(&args, cli.output),
         Command::Spark(args) => commands::spark::run(args, cli.output).await,

@@ -274,3 +274,120 @@ mod tests {
         );
     }
 }
+
+/// Checks on the server, without running anything, that the expectations of `node` (and of
+/// the inputs it reads) parse and name existing columns: each check's aggregate is analysed
+/// over the node's result (its SQL planned, not executed) and over each input. Returns the
+/// problems found, and notes on what could not be checked (function nodes, inputs that are
+/// outputs not written yet).
+pub async fn analyze_expectations(
+    ctx: &tauro_config::Context,
+    node: &tauro_config::NodeConfig,
+    session: &tauro_io::Session,
+    window: Option<tauro_config::DateWindow>,
+) -> (Vec<String>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    let loader = tauro_io::InputLoader::new(ctx, session);
+    for input in &node.input {
+        let frame = match loader.load(input, window).await {
+            Ok(f) => f,
+            Err(e) => {
+                notes.push(format!(
+                    "node '{}': not checked: input '{input}' cannot be read yet ({e})",
+                    node.name
+                ));
+                return (problems, notes);
+            }
+        };
+        if let Err(e) = frame
+            .create_temp_view(&crate::names::view_name(input))
+            .await
+        {
+            problems.push(format!("node '{}': input '{input}': {e}", node.name));
+            return (problems, notes);
+        }
+        if let Some(config) = ctx.inputs.get(input) {
+            let owner = format!("input '{input}'");
+            analyze(&frame, &owner, &config.expectations, window, &mut problems).await;
+        }
+    }
+    if node.expectations.is_empty() {
+        return (problems, notes);
+    }
+    let frame = match &node.compute {
+        tauro_config::NodeCompute::Sql { text, .. } => {
+            let params = crate::spark_runner::date_params(window.or_else(|| {
+                let d = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)?;
+                Some(tauro_config::DateWindow { start: d, end: d })
+            }));
+            match session.sql_with_params(text, params).await {
+                Ok(f) => f,
+                Err(e) => {
+                    problems.push(format!("node '{}': its SQL: {}", node.name, chain(&e)));
+                    return (problems, notes);
+                }
+            }
+        }
+        tauro_config::NodeCompute::Function { name } => {
+            notes.push(format!(
+                "node '{}': expectations not checked on the server (function '{name}' computes its result)",
+                node.name
+            ));
+            return (problems, notes);
+        }
+    };
+    let owner = format!("node '{}'", node.name);
+    analyze(&frame, &owner, &node.expectations, window, &mut problems).await;
+    (problems, notes)
+}
+
+/// An error and its causes on one line (Spark's message is the innermost).
+fn chain(err: &dyn std::error::Error) -> String {
+    // Spark appends the analysed plan after the message: keep the message.
+    let first = |t: String| t.lines().next().unwrap_or_default().to_string();
+    let mut text = first(err.to_string());
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let part = first(c.to_string());
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+async fn analyze(
+    frame: &Frame,
+    owner: &str,
+    expectations: &[Expectation],
+    window: Option<tauro_config::DateWindow>,
+    problems: &mut Vec<String>,
+) {
+    if expectations.is_empty() {
+        return;
+    }
+    if let Err(e) = frame.create_temp_view(CHECKED).await {
+        problems.push(format!("{owner}: {e}"));
+        return;
+    }
+    for (i, e) in expectations.iter().enumerate() {
+        let query = format!(
+            "SELECT {} FROM {CHECKED}",
+            aggregate(i, e, window.map(|w| w.end))
+        );
+        let analysed = match frame.session().sql(&query).await {
+            Ok(f) => f.schema_fields().await.map(|_| ()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = analysed {
+            problems.push(format!(
+                "{owner}: expectation '{}': {}",
+                e.name,
+                chain(&err)
+            ));
+        }
+    }
+}

@@ -11,7 +11,7 @@ use crate::error::CliError;
 use crate::{project, render};
 
 /// Runs `validate`.
-pub fn run(args: &ValidateArgs, output: OutputFormat) -> Result<ExitCode, CliError> {
+pub async fn run(args: &ValidateArgs, output: OutputFormat) -> Result<ExitCode, CliError> {
     let ctx = project::load(&args.project)?;
     let names: Vec<String> = match &args.pipeline {
         Some(name) => vec![ctx.pipeline(name)?.name.clone()],
@@ -29,6 +29,14 @@ pub fn run(args: &ValidateArgs, output: OutputFormat) -> Result<ExitCode, CliErr
                 .filter(|e| !matches!(e, tauro_exec::Error::DatesRequired { .. })),
         );
     }
+    let mut server_problems = Vec::new();
+    let mut notes = Vec::new();
+    if args.spark && problems.is_empty() {
+        let (p, n) = on_server(&ctx, &names, args, output == OutputFormat::Human).await?;
+        server_problems = p;
+        notes = n;
+    }
+    let valid = problems.is_empty() && server_problems.is_empty();
     match output {
         OutputFormat::Json => {
             let errors: Vec<_> = problems
@@ -40,7 +48,8 @@ pub fn run(args: &ValidateArgs, output: OutputFormat) -> Result<ExitCode, CliErr
                 .collect();
             println!(
                 "{}",
-                json!({"project": ctx.global.project_name, "env": ctx.env, "valid": problems.is_empty(),
+                json!({"project": ctx.global.project_name, "env": ctx.env, "valid": valid,
+                       "expectation_problems": server_problems, "not_checked": notes,
                        "pipelines": names, "nodes": ctx.nodes.len(), "inputs": ctx.inputs.len(),
                        "outputs": ctx.outputs.len(), "errors": errors})
             );
@@ -54,7 +63,13 @@ pub fn run(args: &ValidateArgs, output: OutputFormat) -> Result<ExitCode, CliErr
                     render::located_report(problem, location.as_deref(), hint.as_deref())
                 );
             }
-            if problems.is_empty() {
+            for p in &server_problems {
+                eprintln!("error: {p}");
+            }
+            for n in &notes {
+                eprintln!("note: {n}");
+            }
+            if valid {
                 println!(
                     "ok: project '{}' (env {}) is valid: {} pipeline(s), {} nodes, {} inputs, {} outputs",
                     ctx.global.project_name,
@@ -65,13 +80,49 @@ pub fn run(args: &ValidateArgs, output: OutputFormat) -> Result<ExitCode, CliErr
                     ctx.outputs.len()
                 );
             } else {
-                eprintln!("{} problem(s) found", problems.len());
+                eprintln!(
+                    "{} problem(s) found",
+                    problems.len() + server_problems.len()
+                );
             }
         }
     }
-    Ok(if problems.is_empty() {
+    Ok(if valid {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
     })
+}
+
+/// Analyses every node's expectations (and its inputs') on a Spark Connect server.
+async fn on_server(
+    ctx: &tauro_config::Context,
+    pipelines: &[String],
+    args: &ValidateArgs,
+    human: bool,
+) -> Result<(Vec<String>, Vec<String>), CliError> {
+    let connected = crate::commands::run::connect(ctx, &args.engine, human).await?;
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    let window = ctx.window_for(None, None).ok().flatten();
+    let mut seen = std::collections::HashSet::new();
+    for p in pipelines {
+        for node in ctx.pipeline_nodes(p).unwrap_or_default() {
+            let has_checks = !node.expectations.is_empty()
+                || node.input.iter().any(|i| {
+                    ctx.inputs
+                        .get(i)
+                        .is_some_and(|c| !c.expectations.is_empty())
+                });
+            if !has_checks || !seen.insert(node.name.clone()) {
+                continue;
+            }
+            let session = connected.engine.new_session().await?;
+            let (p, n) = tauro_exec::analyze_expectations(ctx, node, &session, window).await;
+            problems.extend(p);
+            notes.extend(n);
+        }
+    }
+    crate::commands::run::stop_server(connected.server, human).await;
+    Ok((problems, notes))
 }

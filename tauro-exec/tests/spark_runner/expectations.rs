@@ -259,3 +259,35 @@ async fn referential_and_sql_assertions_in_the_same_query() {
         ]
     );
 }
+
+#[tokio::test]
+async fn expectations_are_analysed_on_the_server_without_running() {
+    let Some(engine) = engine().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = project(
+        dir.path(),
+        json!([
+            {"name": "good", "expect": "amount >= 0"},
+            {"name": "typo", "expect": "amout >= 0"},
+            {"name": "missing_column", "not_null": ["nme"]},
+            {"name": "broken", "expect": "amount >>= 0"},
+        ]),
+    );
+    let session = engine.new_session().await.unwrap();
+    let node = &ctx.nodes["n"];
+    let (problems, notes) = tauro_exec::analyze_expectations(&ctx, node, &session, None).await;
+    assert!(notes.is_empty(), "{notes:?}");
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(
+        problems[0].contains("'typo'") && problems[0].contains("UNRESOLVED_COLUMN"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].contains("'missing_column'") && problems[1].contains("nme"),
+        "{problems:#?}"
+    );
+    assert!(problems[2].contains("'broken'"), "{problems:#?}");
+    assert!(problems.iter().all(|p| !p.contains('\n')), "one line each");
+    // Nothing ran: no output was written.
+    assert!(!dir.path().join("out").exists());
+}
