@@ -244,37 +244,6 @@ pub(crate) async fn check(
     Ok((frame, results))
 }
 
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn predicates_quote_names_and_values() {
-        let p = predicate(&ExpectationCheck::AcceptedValues {
-            column: "status".into(),
-            values: vec![json!("new"), json!("it's"), json!(3)],
-        });
-        assert_eq!(
-            p.as_deref(),
-            Some("(`status` IS NULL OR `status` IN ('new', 'it\\'s', 3))")
-        );
-        let p = predicate(&ExpectationCheck::Range {
-            column: "qty".into(),
-            min: Some(1.0),
-            max: None,
-        });
-        assert_eq!(p.as_deref(), Some("(`qty` IS NULL OR (`qty` >= 1))"));
-        assert!(
-            predicate(&ExpectationCheck::Unique {
-                columns: vec!["a".into()]
-            })
-            .is_none()
-        );
-    }
-}
-
 /// Checks on the server, without running anything, that the expectations of `node` (and of
 /// the inputs it reads) parse and name existing columns: each check's aggregate is analysed
 /// over the node's result (its SQL planned, not executed) and over each input. Returns the
@@ -389,5 +358,36 @@ async fn analyze(
                 chain(&err)
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn predicates_quote_names_and_values() {
+        let p = predicate(&ExpectationCheck::AcceptedValues {
+            column: "status".into(),
+            values: vec![json!("new"), json!("it's"), json!(3)],
+        });
+        assert_eq!(
+            p.as_deref(),
+            Some("(`status` IS NULL OR `status` IN ('new', 'it\\'s', 3))")
+        );
+        let p = predicate(&ExpectationCheck::Range {
+            column: "qty".into(),
+            min: Some(1.0),
+            max: None,
+        });
+        assert_eq!(p.as_deref(), Some("(`qty` IS NULL OR (`qty` >= 1))"));
+        assert!(
+            predicate(&ExpectationCheck::Unique {
+                columns: vec!["a".into()]
+            })
+            .is_none()
+        );
     }
 }
