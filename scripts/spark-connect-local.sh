@@ -3,7 +3,8 @@
 #
 #   scripts/spark-connect-local.sh start|stop|status
 #
-# Serves sc://127.0.0.1:$SC_PORT (default 15002). State (logs, pid file, warehouse, Derby
+# Serves sc://127.0.0.1:$SC_PORT (default 15002). SC_UI_PORT=<port> also serves the Spark UI and
+# its REST API (jobs with their Spark Connect tags), off by default. State (logs, pid file, warehouse, Derby
 # metastore) lives in $SC_STATE (default <repo>/target/spark-connect), never in the venv.
 # Spark comes from $SPARK_HOME, else the cached venv of scripts/setup.sh, else the pyspark
 # that python3 imports.
@@ -46,10 +47,15 @@ start() {
   fi
   if grpc_up; then echo "port $SC_PORT already serves gRPC" >&2; exit 1; fi
   mkdir -p "$SC_STATE"/{logs,pid,warehouse}
+  # The Spark UI (and its REST API of jobs) only when SC_UI_PORT asks for it.
+  local ui_conf=(--conf spark.ui.enabled=false)
+  if [[ -n ${SC_UI_PORT:-} ]]; then
+    ui_conf=(--conf spark.ui.enabled=true --conf spark.ui.port="$SC_UI_PORT")
+  fi
   "$SPARK_HOME/sbin/start-connect-server.sh" --master "$SC_MASTER" --driver-memory 1g \
     --conf spark.connect.grpc.binding.address=127.0.0.1 --conf spark.connect.grpc.binding.port="$SC_PORT" \
     --conf spark.sql.warehouse.dir="$SC_STATE/warehouse" --conf spark.sql.catalogImplementation=hive \
-    --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=4 \
+    "${ui_conf[@]}" --conf spark.sql.shuffle.partitions=4 \
     --driver-java-options "-Dderby.system.home=$SC_STATE" >/dev/null
   local pid; pid=$(cat "$PIDFILE"); local deadline=$((SECONDS + SC_START_TIMEOUT))
   until grpc_up; do
