@@ -777,3 +777,27 @@ impl Error {
         }
     }
 }
+
+/// An error and its causes on one line (`error: cause: cause`), leaving out a cause whose
+/// text the line already holds. With `first_lines`, only the first line of each part is
+/// kept (Spark appends the analysed plan to analysis errors).
+pub(crate) fn error_chain(error: &dyn std::error::Error, first_lines: bool) -> String {
+    let part = |text: String| {
+        if first_lines {
+            text.lines().next().unwrap_or_default().to_string()
+        } else {
+            text
+        }
+    };
+    let mut line = part(error.to_string());
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let text = part(c.to_string());
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}

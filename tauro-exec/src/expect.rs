@@ -311,21 +311,9 @@ pub async fn analyze_expectations(
     (problems, notes)
 }
 
-/// An error and its causes on one line (Spark's message is the innermost).
+/// An error and its causes on one line, Spark's plan dump left out.
 fn chain(err: &dyn std::error::Error) -> String {
-    // Spark appends the analysed plan after the message: keep the message.
-    let first = |t: String| t.lines().next().unwrap_or_default().to_string();
-    let mut text = first(err.to_string());
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        let part = first(c.to_string());
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = c.source();
-    }
-    text
+    crate::error::error_chain(err, true)
 }
 
 async fn analyze(

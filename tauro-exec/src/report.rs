@@ -86,18 +86,8 @@ pub struct NodeError {
 
 impl From<Error> for NodeError {
     fn from(error: Error) -> Self {
-        let mut message = error.to_string();
-        let mut cause = std::error::Error::source(&error);
-        while let Some(c) = cause {
-            let text = c.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            cause = c.source();
-        }
         Self {
-            message,
+            message: crate::error::error_chain(&error, false),
             class: error.error_class(),
             hint: error.hint(),
             error: Arc::new(error),

@@ -31,7 +31,7 @@ use tauro_io::{Frame, InputLoader, OutputManager, Session, SparkEngine, SqlValue
 use crate::command::NodeCommand;
 use crate::error::{Error, Result};
 use crate::lineage::{LineageCapture, LineageOptions};
-use crate::ml::{MetricSink, MlNodeSettings, declared_metrics, metrics_from_frame};
+use crate::ml::{MetricSink, MlNodeSettings, metrics_from_frame};
 use crate::names::{closest, input_views};
 use crate::registry::{BoxFuture, NodeContext, NodeOutput, NodeRegistry};
 use crate::runner::{NodeJob, NodeOutcome, NodeRunner, WrittenOutput};
@@ -162,7 +162,7 @@ async fn run_node(
     if let Some(ml) = job.ml() {
         set_ml_confs(session, ml, job.run_id()).await?;
     }
-    let declared = declared_metrics(node);
+    let declared = node.metrics.as_slice();
     let mut recorded = MetricSink::default();
     let output = match NodeCommand::from_node(node) {
         NodeCommand::Sql { text, .. } if node.output.is_empty() && declared.is_empty() => {

@@ -248,35 +248,36 @@ impl Scheduler {
             if self.running.len() >= self.runner.options().max_concurrent_runs {
                 break;
             }
-            // A schedule's runs execute at most max_concurrency at a time.
-            if let Some(schedule) = &run.schedule_id
-                && let Ok(Some(s)) = self.runner.store().get_schedule(schedule).await
-            {
-                if !room.contains_key(schedule) {
+            let schedule = match &run.schedule_id {
+                Some(id) => self.runner.store().get_schedule(id).await.ok().flatten(),
+                None => None,
+            };
+            if let Some(s) = schedule {
+                // Jittered runs wait for their own task.
+                if run
+                    .fire_time
+                    .is_some_and(|fire| jittered(fire, s.jitter_secs, &s.id) > now)
+                {
+                    continue;
+                }
+                // A schedule's runs execute at most max_concurrency at a time.
+                if !room.contains_key(&s.id) {
                     let executing = self
                         .runner
                         .list(&RunFilter {
-                            schedule_id: Some(schedule.clone()),
+                            schedule_id: Some(s.id.clone()),
                             states: vec![RunState::Running, RunState::Retrying],
                             ..RunFilter::default()
                         })
                         .await?
                         .len();
                     let max = s.max_concurrency.max(1) as usize;
-                    room.insert(schedule.clone(), max.saturating_sub(executing));
+                    room.insert(s.id.clone(), max.saturating_sub(executing));
                 }
-                match room.get_mut(schedule) {
+                match room.get_mut(&s.id) {
                     Some(left) if *left > 0 => *left -= 1,
                     _ => continue,
                 }
-            }
-            // Jittered runs wait for their own task.
-            if let Some(fire) = run.fire_time
-                && let Some(schedule) = &run.schedule_id
-                && let Ok(Some(s)) = self.runner.store().get_schedule(schedule).await
-                && jittered(fire, s.jitter_secs, &s.id) > now
-            {
-                continue;
             }
             report.started.push(run.id.clone());
             let runner = self.runner.clone();

@@ -63,6 +63,16 @@ impl fmt::Display for HybridStatus {
     }
 }
 
+/// True when `pipeline` has streaming nodes and every one of them ends by itself
+/// (available-now or once trigger), so a run can wait until they processed what is there.
+pub fn every_trigger_terminates(ctx: &Context, pipeline: &str) -> bool {
+    let Ok(nodes) = ctx.pipeline_nodes(pipeline) else {
+        return false;
+    };
+    let mut streaming = nodes.iter().filter_map(|n| n.streaming.as_ref()).peekable();
+    streaming.peek().is_some() && streaming.all(|s| s.trigger.terminates())
+}
+
 /// The result of a hybrid (or streaming) run.
 #[derive(Debug, Clone, Serialize)]
 pub struct HybridReport {

@@ -37,7 +37,9 @@ mod spec;
 mod validator;
 
 pub use error::{Error, Result};
-pub use hybrid::{HybridReport, HybridRunner, HybridStatus, StopCondition, StreamReport};
+pub use hybrid::{
+    HybridReport, HybridRunner, HybridStatus, StopCondition, StreamReport, every_trigger_terminates,
+};
 pub use manager::{ProgressSink, QueryInfo, QueryProgress, StreamingQueryManager};
 pub use registry::{
     REGISTRY_FILE, StreamEntry, StreamRegistry, StreamState, remote_host_port, stream_status,

@@ -140,14 +140,8 @@ pub async fn run(args: RunArgs, output: OutputFormat) -> Result<ExitCode, CliErr
         RunAction::Cancel { project, store, id } => {
             let ctx = project::load(&project)?;
             let store = orchest::open_store(&ctx, &store).await?;
-            let run = store.get_run(&id).await?.ok_or_else(|| not_found(&id))?;
-            let run = if run.state.is_terminal() {
-                run
-            } else {
-                store
-                    .transition_run(&id, RunState::Cancelled, Some("cancelled by request"))
-                    .await?
-            };
+            store.get_run(&id).await?.ok_or_else(|| not_found(&id))?;
+            let run = store.cancel_run(&id, "cancelled by request").await?;
             if human {
                 println!(
                     "run {} is {} (a running run stops at its runner's next heartbeat)",

@@ -33,7 +33,8 @@ pub async fn run(
             ),
         });
     }
-    let until_available = args.until_available || every_trigger_terminates(&ctx, &request.pipeline);
+    let until_available =
+        args.until_available || tauro_streaming::every_trigger_terminates(&ctx, &request.pipeline);
     let connected = run::connect(&ctx, &args.engine, human).await?;
     let (cancel, ctrl_c) = run::ctrl_c_token();
     let run_id = tauro_exec::new_run_id();
@@ -194,15 +195,6 @@ pub async fn manage(args: StreamArgs, output: OutputFormat) -> Result<ExitCode, 
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// True when the pipeline has streaming nodes and all of them end by themselves.
-fn every_trigger_terminates(ctx: &Context, pipeline: &str) -> bool {
-    let Ok(nodes) = ctx.pipeline_nodes(pipeline) else {
-        return false;
-    };
-    let mut streaming = nodes.iter().filter_map(|n| n.streaming.as_ref()).peekable();
-    streaming.peek().is_some() && streaming.all(|s| s.trigger.terminates())
 }
 
 /// Micro-batch progress: a line on stderr, and a `stream_progress` event for the hooks.

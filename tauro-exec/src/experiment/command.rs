@@ -240,14 +240,7 @@ fn best_trial(trials: &[TrialRecord], direction: Direction) -> Option<&TrialReco
 
 /// The error and its causes.
 fn describe(error: &Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
+    crate::error::error_chain(error, false)
 }
 
 #[cfg(test)]

@@ -14,11 +14,6 @@ use crate::error::{Error, Result};
 /// At most this many rows of a long-form metrics result are read.
 const MAX_METRIC_ROWS: usize = 1_000;
 
-/// The metrics `node` declares (empty: none).
-pub(crate) fn declared_metrics(node: &tauro_config::NodeConfig) -> &[String] {
-    &node.metrics
-}
-
 /// The metrics in `frame` (wide or long), checked against `declared`; `recorded` are the
 /// ones a function recorded itself, which win.
 pub(crate) async fn metrics_from_frame(

@@ -23,7 +23,7 @@ mod resolve;
 
 pub(crate) use context::MetricSink;
 pub use context::MlContext;
-pub(crate) use metrics::{declared_metrics, metrics_from_frame};
+pub(crate) use metrics::metrics_from_frame;
 pub use registry::{FileModelRegistry, ModelRecord, ModelRegistry, ModelVersionRecord};
 pub use resolve::{MlNodeSettings, MlPlan, MlRunInfo, MlWarning};
 

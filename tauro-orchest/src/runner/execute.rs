@@ -194,7 +194,7 @@ impl SparkPipelineExecutor {
         executor: Executor,
         cancel: CancellationToken,
     ) -> Result<RunReport> {
-        let until_available = every_trigger_terminates(&self.ctx, &run.pipeline)?;
+        let until_available = tauro_streaming::every_trigger_terminates(&self.ctx, &run.pipeline);
         let timeout = params
             .timeout_secs
             .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok());
@@ -226,16 +226,6 @@ impl SparkPipelineExecutor {
         .await?;
         Ok(hybrid_report(run, report, started_at, clock.elapsed()))
     }
-}
-
-/// True when the pipeline has queries and each ends by itself (available-now or once).
-fn every_trigger_terminates(ctx: &Context, pipeline: &str) -> Result<bool> {
-    let nodes = ctx.pipeline_nodes(pipeline)?;
-    let triggers: Vec<bool> = nodes
-        .iter()
-        .filter_map(|n| n.streaming.as_ref().map(|s| s.trigger.terminates()))
-        .collect();
-    Ok(!triggers.is_empty() && triggers.iter().all(|t| *t))
 }
 
 /// A hybrid run as a batch report: the batch part's nodes, then one result per query.

@@ -377,14 +377,7 @@ impl Runner {
     /// its next heartbeat. Returns the run as stored.
     pub async fn cancel(&self, id: &str) -> Result<PipelineRun> {
         let local = self.active.lock().ok().and_then(|a| a.get(id).cloned());
-        let run = self.must_get(id).await?;
-        if run.state.is_terminal() {
-            return Ok(run);
-        }
-        let cancelled = self
-            .store
-            .transition_run(id, RunState::Cancelled, Some("cancelled by request"))
-            .await?;
+        let cancelled = self.store.cancel_run(id, "cancelled by request").await?;
         if let Some(token) = local {
             token.cancel();
         }

@@ -98,6 +98,18 @@ impl Store {
         }
     }
 
+    /// Cancels run `id` unless it already ended (then it is returned as it is): pending,
+    /// queued and retrying runs end at once; a running run's runner sees it at its next
+    /// heartbeat and stops.
+    pub async fn cancel_run(&self, id: &str, reason: &str) -> Result<PipelineRun> {
+        let run = self.get_run(id).await?.ok_or_else(|| not_found(id))?;
+        if run.state.is_terminal() {
+            return Ok(run);
+        }
+        self.transition_run(id, RunState::Cancelled, Some(reason))
+            .await
+    }
+
     /// The run `id`, if stored.
     pub async fn get_run(&self, id: &str) -> Result<Option<PipelineRun>> {
         sqlx::query(&format!(
