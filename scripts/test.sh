@@ -6,6 +6,8 @@
 # Installs what is missing (protoc, the cached pyspark virtualenv), starts a local Spark Connect
 # server unless TAURO_SPARK_REMOTE points at one, runs `cargo test --workspace` with
 # TAURO_REQUIRE_SPARK=1 (Spark-backed tests fail instead of skipping), and stops the server.
+# The server it starts serves its Spark UI on SC_UI_PORT (default SC_PORT + 2040), exported as
+# TAURO_SPARK_UI; with a server of your own, set TAURO_SPARK_UI to its UI (or that test fails).
 # Run-store tests also run on PostgreSQL when one answers at TAURO_TEST_POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/test); in CI (CI=true) it must answer
 # (TAURO_REQUIRE_POSTGRES=1), elsewhere they skip PostgreSQL with a message.
@@ -18,8 +20,11 @@ export SC_PORT="${SC_PORT:-15002}"
 started=0
 if [[ -z "${TAURO_SPARK_REMOTE:-}" ]]; then
   if ! scripts/spark-connect-local.sh status >/dev/null 2>&1; then
+    # With its UI on: a test counts the Spark jobs of expectation checks from the UI's REST API.
+    export SC_UI_PORT="${SC_UI_PORT:-$((SC_PORT + 2040))}"
     scripts/spark-connect-local.sh start
     started=1
+    export TAURO_SPARK_UI="${TAURO_SPARK_UI:-http://127.0.0.1:${SC_UI_PORT}}"
   fi
   export TAURO_SPARK_REMOTE="sc://127.0.0.1:${SC_PORT}"
 fi

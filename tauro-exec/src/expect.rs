@@ -121,26 +121,89 @@ fn aggregate(i: usize, e: &Expectation, until: Option<NaiveDate>) -> String {
                 ident(column)
             )
         }
-        (
+        _ => format!("0 AS f{i}"),
+    }
+}
+
+/// The one query computing every expectation's failing rows over [`CHECKED`] (aliased `c`):
+/// one aggregate per check; a `referential` check left-joins the distinct keys of its dataset
+/// (so no row is repeated) and counts the rows without a match; a `sql` check counts its
+/// query's rows in a one-row side query cross-joined to the aggregates. The hints keep every
+/// join inside the query's one job: a sort-merge join instead of a broadcast (a broadcast is a
+/// job of its own), a cartesian product for the one-row sides. With adaptive execution off
+/// (see [`check`]) the whole query is one Spark job.
+fn check_query(expectations: &[Expectation], until: Option<NaiveDate>) -> String {
+    let mut aggregates = vec!["count(*) AS total".to_string()];
+    let mut joins = String::new();
+    let mut merge = Vec::new();
+    let mut sides = Vec::new();
+    for (i, e) in expectations.iter().enumerate() {
+        match &e.check {
             ExpectationCheck::Referential {
                 column,
                 to,
                 to_column,
-            },
-            None,
-        ) => format!(
-            "(SELECT count(*) FROM {CHECKED} c LEFT ANTI JOIN {} r ON c.{} = r.{} \
-             WHERE c.{} IS NOT NULL) AS f{i}",
-            crate::names::view_name(to),
-            ident(column),
-            ident(to_column),
-            ident(column)
-        ),
-        (ExpectationCheck::Sql { query }, None) => {
-            format!("(SELECT count(*) FROM ({query})) AS f{i}")
+            } => {
+                let r = format!("__tauro_ref{i}");
+                joins.push_str(&format!(
+                    " LEFT JOIN (SELECT DISTINCT {} AS __tauro_key, true AS __tauro_hit FROM {}) {r} \
+                     ON c.{} = {r}.__tauro_key",
+                    ident(to_column),
+                    crate::names::view_name(to),
+                    ident(column)
+                ));
+                aggregates.push(format!(
+                    "count_if(c.{} IS NOT NULL AND {r}.__tauro_hit IS NULL) AS f{i}",
+                    ident(column)
+                ));
+                merge.push(format!("MERGE({r})"));
+            }
+            ExpectationCheck::Sql { query } => {
+                sides.push((
+                    format!("__tauro_sql{i}"),
+                    format!("SELECT count(*) AS f{i} FROM ({query}) __tauro_q{i}"),
+                ));
+            }
+            _ => aggregates.push(aggregate(i, e, until)),
         }
-        _ => format!("0 AS f{i}"),
     }
+    let hint = if merge.is_empty() {
+        String::new()
+    } else {
+        format!("/*+ {} */ ", merge.join(", "))
+    };
+    let main = format!(
+        "SELECT {hint}{} FROM {CHECKED} c{joins}",
+        aggregates.join(", ")
+    );
+    if sides.is_empty() {
+        return main;
+    }
+    let names: Vec<&str> = sides.iter().map(|(n, _)| n.as_str()).collect();
+    let mut query = format!(
+        "SELECT /*+ SHUFFLE_REPLICATE_NL({}) */ * FROM ({main}) __tauro_main",
+        names.join(", ")
+    );
+    for (name, side) in &sides {
+        query.push_str(&format!(" CROSS JOIN ({side}) {name}"));
+    }
+    query
+}
+
+/// Runs `f` with adaptive query execution off in `session` (restored after), so a query with
+/// shuffles runs as one Spark job rather than one job per query stage.
+async fn without_adaptive<T, F>(session: &tauro_io::Session, f: F) -> Result<T>
+where
+    F: std::future::Future<Output = tauro_io::Result<T>>,
+{
+    const AQE: &str = "spark.sql.adaptive.enabled";
+    let before = session.get_conf(AQE).await?;
+    session.set_conf(AQE, "false").await?;
+    let result = f.await;
+    session
+        .set_conf(AQE, before.as_deref().unwrap_or("true"))
+        .await?;
+    Ok(result?)
 }
 
 /// The view the checked rows are registered as (each node attempt has its own session, so
@@ -160,6 +223,28 @@ pub(crate) struct Target<'a> {
     pub until: Option<NaiveDate>,
 }
 
+/// The operation tag of the check query of `node`'s result (or of its `input`):
+/// `tauro-expectations-<node>[-<input>]`, with characters other than ASCII letters, digits, `_`
+/// and `-` replaced by `_`. The Spark UI's job list shows it among each job's tags, so the jobs
+/// the checks cost can be counted.
+pub fn job_tag(node: &str, input: Option<&str>) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    match input {
+        Some(input) => format!("tauro-expectations-{}-{}", clean(node), clean(input)),
+        None => format!("tauro-expectations-{}", clean(node)),
+    }
+}
+
 /// Checks `frame` against the target's expectations; returns the frame to use (rows of
 /// `drop` expectations filtered out) and the results. A violated `fail` expectation is an
 /// error: nothing is written.
@@ -170,24 +255,16 @@ pub(crate) async fn check(
     let expectations = target.expectations;
     let view = CHECKED;
     frame.create_temp_view(view).await?;
-    let aggregates: Vec<String> = expectations
-        .iter()
-        .enumerate()
-        .map(|(i, e)| aggregate(i, e, target.until))
-        .collect();
-    let query = format!(
-        "SELECT count(*) AS total, {} FROM {view}",
-        aggregates.join(", ")
-    );
-    let row = frame
-        .session()
-        .sql(&query)
-        .await?
-        .collect_json(1)
+    let query = check_query(expectations, target.until);
+    let session = frame.session();
+    let tag = session.tag_operations(&job_tag(target.node, target.input))?;
+    let checked = session.sql(&query).await?;
+    let row = without_adaptive(session, checked.collect_json(1))
         .await?
         .into_iter()
         .next()
         .unwrap_or_default();
+    drop(tag);
     let get = |k: &str| row.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
     let total = get("total");
     let mut results = Vec::with_capacity(expectations.len());
@@ -330,11 +407,8 @@ async fn analyze(
         problems.push(format!("{owner}: {e}"));
         return;
     }
-    for (i, e) in expectations.iter().enumerate() {
-        let query = format!(
-            "SELECT {} FROM {CHECKED}",
-            aggregate(i, e, window.map(|w| w.end))
-        );
+    for e in expectations {
+        let query = check_query(std::slice::from_ref(e), window.map(|w| w.end));
         let analysed = match frame.session().sql(&query).await {
             Ok(f) => f.schema_fields().await.map(|_| ()),
             Err(err) => Err(err),

@@ -61,7 +61,7 @@ pub use command::NodeCommand;
 pub use error::{BoxError, Error, Result};
 pub use events::{CallbackSink, ProgressEvent, ProgressSink, RunInfo};
 pub use executor::Executor;
-pub use expect::{ExpectationResult, analyze_expectations};
+pub use expect::{ExpectationResult, analyze_expectations, job_tag as expectation_job_tag};
 pub use experiment::{
     BayesOptimizer, ExperimentCommand, ExperimentReport, Proposal, SearchSpace, Trial, TrialKind,
     TrialOutcome, TrialRecord, TrialStatus, render_table,

@@ -54,7 +54,7 @@ pub use input::InputLoader;
 pub use local::{LocalServer, LocalServerOptions, default_state_dir};
 pub use output::{OutputManager, WriteReport};
 pub use probe::redact_remote;
-pub use session::{Session, SqlValue};
+pub use session::{OperationTag, Session, SqlValue};
 pub use spark_home::{default_venv, find_spark_home};
 pub use streaming::{
     QueryException, QueryStatus, SinkFormat, SourceFormat, StreamSink, StreamSource, StreamingQuery,

@@ -64,6 +64,34 @@ pub(crate) struct SessionInner {
     cancel: watch::Sender<u64>,
 }
 
+/// Operations started while this guard lives carry its tag ([`Session::tag_operations`]).
+#[must_use = "the tag is removed when the guard is dropped"]
+pub struct OperationTag {
+    spark: SparkSession,
+    tag: String,
+}
+
+impl OperationTag {
+    /// The tag.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+}
+
+impl fmt::Debug for OperationTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OperationTag")
+            .field("tag", &self.tag)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for OperationTag {
+    fn drop(&mut self) {
+        self.spark.remove_tag(&self.tag);
+    }
+}
+
 /// One Spark Connect session: its own temp views, confs and interrupt tag.
 ///
 /// Cheap to clone (clones share the session). Every call runs the blocking client on the
@@ -126,6 +154,20 @@ impl Session {
     /// The interrupt tag attached to all of this session's operations.
     pub fn tag(&self) -> &str {
         &self.inner.tag
+    }
+
+    /// Adds `tag` to the operations this session starts until the returned guard is dropped,
+    /// so the server's job list (Spark UI, its REST API) shows which jobs they ran: each job
+    /// carries a `…_Tag_<tag>` job tag. Tags cannot be empty or contain a comma.
+    pub fn tag_operations(&self, tag: &str) -> Result<OperationTag> {
+        self.inner
+            .spark
+            .add_tag(tag)
+            .map_err(|e| Error::spark("tag operations", &e, None))?;
+        Ok(OperationTag {
+            spark: self.inner.spark.clone(),
+            tag: tag.to_string(),
+        })
     }
 
     /// A lazy relation for a SQL query; nothing runs until an action.

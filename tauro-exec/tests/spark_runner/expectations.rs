@@ -291,3 +291,169 @@ async fn expectations_are_analysed_on_the_server_without_running() {
     // Nothing ran: no output was written.
     assert!(!dir.path().join("out").exists());
 }
+
+/// The Spark UI's REST API of the test server (`TAURO_SPARK_UI=http://127.0.0.1:<port>`,
+/// exported by scripts/test.sh, which starts the server with its UI on).
+fn spark_ui() -> Option<String> {
+    match std::env::var("TAURO_SPARK_UI") {
+        Ok(u) if !u.trim().is_empty() => Some(u.trim().trim_end_matches('/').to_string()),
+        _ => {
+            if std::env::var("TAURO_REQUIRE_SPARK").as_deref() == Ok("1") {
+                panic!(
+                    "TAURO_REQUIRE_SPARK=1 but TAURO_SPARK_UI is not set: start the server with \
+                     SC_UI_PORT=<port> scripts/spark-connect-local.sh start and set \
+                     TAURO_SPARK_UI=http://127.0.0.1:<port> (scripts/test.sh does both)"
+                );
+            }
+            eprintln!("skipping: set TAURO_SPARK_UI=http://host:port (the Spark UI of the server)");
+            None
+        }
+    }
+}
+
+/// GET `url` (plain HTTP/1.0, so no chunked body) as JSON.
+fn get_json(url: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("{url}: {e}"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: application/json\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or_default();
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{url}: {head}"
+    );
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
+/// The jobs of the server's application carrying the operation tag `tag` (job tags look like
+/// `SparkConnect_SessionTag_User_…_Tag_<tag>`), once every one of them has finished.
+fn jobs_tagged(ui: &str, tag: &str) -> Vec<serde_json::Value> {
+    let apps = get_json(&format!("{ui}/api/v1/applications"));
+    let app = apps[0]["id"]
+        .as_str()
+        .expect("an application id")
+        .to_string();
+    let suffix = format!("_Tag_{tag}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let jobs = get_json(&format!("{ui}/api/v1/applications/{app}/jobs"));
+        let tagged: Vec<serde_json::Value> = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| {
+                j["jobTags"].as_array().is_some_and(|tags| {
+                    tags.iter()
+                        .any(|t| t.as_str().is_some_and(|t| t.ends_with(&suffix)))
+                })
+            })
+            .cloned()
+            .collect();
+        // The UI learns of jobs through an asynchronous listener: wait until it has seen the
+        // check query's jobs finish.
+        if !tagged.is_empty() && tagged.iter().all(|j| j["status"] != "RUNNING") {
+            return tagged;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no finished job tagged {tag} in 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[tokio::test]
+async fn ten_expectations_cost_at_most_two_spark_jobs() {
+    let Some(engine) = engine().await else { return };
+    let Some(ui) = spark_ui() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("orders.csv"),
+        "id,customer,status,amount,ts\n1,10,new,50,2025-01-06 08:00:00\n2,11,shipped,500,2025-01-07 10:00:00\n\
+         3,99,lost,20,2025-01-05 09:00:00\n3,,new,-30,2025-01-07 11:00:00\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("customers.csv"), "customer\n10\n11\n").unwrap();
+    let csv =
+        |file: &str, schema: &str| json!({"format": "csv", "filepath": file, "schema": schema});
+    // A node name no earlier run on this server used, so its tag picks out this run's jobs.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let node = format!("ten_checks_{}_{nanos}", std::process::id());
+    let mut sources = Sources::new(
+        json!({"input_path": dir.path().display().to_string(), "output_path": dir.path().display().to_string()}),
+        json!({"p": {"nodes": [node], "requires_dates": false}}),
+        json!({node.clone(): {"input": ["orders", "customers"], "output": ["out"], "sql": "SELECT * FROM orders",
+                     "expectations": [
+                        {"name": "positive", "expect": "amount >= 0", "action": "warn"},
+                        {"name": "small", "expect": "amount < 1000", "action": "warn"},
+                        {"name": "keys", "not_null": ["id", "customer"], "action": "warn"},
+                        {"name": "status", "accepted_values": {"column": "status", "values": ["new", "shipped"]}, "action": "warn"},
+                        {"name": "amounts", "range": {"column": "amount", "min": 0, "max": 100}, "action": "warn"},
+                        {"name": "ids", "unique": ["id"], "action": "warn"},
+                        {"name": "enough", "row_count": {"min": 1, "max": 100}, "action": "warn"},
+                        {"name": "fresh", "freshness": {"column": "ts", "max_age": "1d"}, "action": "warn"},
+                        {"name": "known_customer", "referential": {"column": "customer", "to": "customers"}, "action": "warn"},
+                        {"name": "no_big_orders", "sql": "SELECT * FROM __checked WHERE amount > 100", "action": "warn"}]}}),
+        json!({"orders": csv("orders.csv", "id INT, customer INT, status STRING, amount INT, ts TIMESTAMP"),
+               "customers": csv("customers.csv", "customer INT")}),
+        json!({"out": {"format": "parquet", "filepath": dir.path().join("out").display().to_string()}}),
+    );
+    sources.project_dir = dir.path().to_path_buf();
+    let ctx = Context::from_sources(sources, "base").unwrap();
+    let window = Some(tauro_config::DateWindow {
+        start: super::date("2025-01-07"),
+        end: super::date("2025-01-07"),
+    });
+    let report = Executor::new(SparkNodeRunner::new(
+        engine.clone(),
+        NodeRegistry::with_builtins(),
+    ))
+    .run(Arc::new(ctx), "p", window, &NodeSelection::All)
+    .await
+    .unwrap();
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(
+        failed_rows(&report)
+            .iter()
+            .map(|(n, f, _)| (n.as_str(), *f))
+            .collect::<Vec<_>>(),
+        [
+            ("positive", 1),
+            ("small", 0),
+            ("keys", 1),
+            ("status", 1),
+            ("amounts", 2),
+            ("ids", 1),
+            ("enough", 0),
+            ("fresh", 0),
+            ("known_customer", 1),
+            ("no_big_orders", 1),
+        ]
+    );
+    assert_eq!(count_parquet(&engine, &dir.path().join("out")).await, 4);
+
+    let tag = tauro_exec::expectation_job_tag(&node, None);
+    let jobs = jobs_tagged(&ui, &tag);
+    let ids: Vec<i64> = jobs.iter().filter_map(|j| j["jobId"].as_i64()).collect();
+    eprintln!(
+        "the ten expectations of {node} ran {} Spark job(s): {ids:?}",
+        jobs.len()
+    );
+    assert!(
+        (1..=2).contains(&jobs.len()),
+        "ten expectations ran {} Spark jobs (tag {tag}): {jobs:#?}",
+        jobs.len()
+    );
+}
