@@ -26,11 +26,20 @@ fn project(dir: &std::path::Path, expectations: serde_json::Value) -> Context {
 }
 
 async fn run(engine: &SparkEngine, ctx: Context) -> RunReport {
+    run_window(engine, ctx, None).await
+}
+
+/// Runs pipeline `p` over the days `from..=to`.
+async fn run_window(engine: &SparkEngine, ctx: Context, days: Option<(&str, &str)>) -> RunReport {
+    let window = days.map(|(from, to)| tauro_config::DateWindow {
+        start: super::date(from),
+        end: super::date(to),
+    });
     Executor::new(SparkNodeRunner::new(
         engine.clone(),
         NodeRegistry::with_builtins(),
     ))
-    .run(Arc::new(ctx), "p", None, &NodeSelection::All)
+    .run(Arc::new(ctx), "p", window, &NodeSelection::All)
     .await
     .unwrap()
 }
@@ -182,17 +191,7 @@ async fn input_expectations_and_freshness_against_the_run_window() {
     );
     sources.project_dir = dir.path().to_path_buf();
     let ctx = Context::from_sources(sources, "base").unwrap();
-    let window = Some(tauro_config::DateWindow {
-        start: super::date("2025-01-01"),
-        end: super::date("2025-01-07"),
-    });
-    let report = Executor::new(SparkNodeRunner::new(
-        engine.clone(),
-        NodeRegistry::with_builtins(),
-    ))
-    .run(Arc::new(ctx), "p", window, &NodeSelection::All)
-    .await
-    .unwrap();
+    let report = run_window(&engine, ctx, Some(("2025-01-01", "2025-01-07"))).await;
     assert!(report.succeeded(), "{report:#?}");
     let results: Vec<(String, Option<String>, u64, String)> = report.nodes[0]
         .expectations
@@ -412,17 +411,7 @@ async fn ten_expectations_cost_at_most_two_spark_jobs() {
     );
     sources.project_dir = dir.path().to_path_buf();
     let ctx = Context::from_sources(sources, "base").unwrap();
-    let window = Some(tauro_config::DateWindow {
-        start: super::date("2025-01-07"),
-        end: super::date("2025-01-07"),
-    });
-    let report = Executor::new(SparkNodeRunner::new(
-        engine.clone(),
-        NodeRegistry::with_builtins(),
-    ))
-    .run(Arc::new(ctx), "p", window, &NodeSelection::All)
-    .await
-    .unwrap();
+    let report = run_window(&engine, ctx, Some(("2025-01-07", "2025-01-07"))).await;
     assert!(report.succeeded(), "{report:#?}");
     assert_eq!(
         failed_rows(&report)
