@@ -6,6 +6,8 @@
 #   - a cached virtualenv with pyspark (its wheel bundles Spark and the Spark Connect server):
 #     ${TAURO_SPARK_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tauro/spark-venv}
 #   - Java 17 (or newer) on PATH, which Spark runs on
+#   - a cached virtualenv with pysail (Sail, the second engine; TAURO_SETUP_SAIL=0 skips it):
+#     ${TAURO_SAIL_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tauro/sail-venv}
 #
 # tauro finds this virtualenv by itself (spark.remote: local); scripts/spark-connect-local.sh
 # uses it too.
@@ -13,6 +15,8 @@ set -euo pipefail
 
 PYSPARK_VERSION="${TAURO_PYSPARK_VERSION:-4.3.0}"
 VENV="${TAURO_SPARK_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tauro/spark-venv}"
+PYSAIL_VERSION="${TAURO_PYSAIL_VERSION:-0.7.2}"
+SAIL_VENV="${TAURO_SAIL_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/tauro/sail-venv}"
 
 say() { echo "setup: $*"; }
 die() { echo "setup: error: $*" >&2; exit 1; }
@@ -49,6 +53,20 @@ if ! have_pyspark; then
   have_pyspark || die "pyspark $PYSPARK_VERSION did not install into $VENV"
 fi
 spark_home=$(compgen -G "$VENV/lib/python3*/site-packages/pyspark" | tail -n 1)
+
+# 2b. Sail (engine: sail; the Delta tests run on it): a small venv of its own, since pysail
+# has no Python dependencies. TAURO_SETUP_SAIL=0 skips it.
+if [[ ${TAURO_SETUP_SAIL:-1} != 0 ]] &&
+  ! compgen -G "$SAIL_VENV/lib/python3*/site-packages/pysail-${PYSAIL_VERSION}.dist-info" >/dev/null; then
+  if [[ ! -x $SAIL_VENV/bin/python ]]; then
+    say "creating virtualenv $SAIL_VENV"
+    mkdir -p "$(dirname "$SAIL_VENV")"
+    python3 -m venv "$SAIL_VENV" || die "python3 -m venv failed; on Debian/Ubuntu install python3-venv"
+  fi
+  say "installing pysail==$PYSAIL_VERSION into $SAIL_VENV (about 200 MB, once)"
+  "$SAIL_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "pysail==$PYSAIL_VERSION"
+  [[ -x $SAIL_VENV/bin/sail ]] || die "pysail $PYSAIL_VERSION did not install into $SAIL_VENV"
+fi
 
 # 3. Java 17+
 java_bin=java

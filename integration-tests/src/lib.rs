@@ -197,13 +197,36 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// Rows of a dataset as Spark counts them (`format` is `parquet`, `json`, ...).
 pub fn spark_rows(remote: &str, format: &str, path: &Path) -> u64 {
+    let rows = query_json(
+        remote,
+        &format!("SELECT count(*) AS n FROM {format}.`{}`", path.display()),
+    );
+    rows[0]["n"].as_u64().expect("a count")
+}
+
+/// The Sail server of the test run (`TAURO_SAIL_REMOTE`, set by `scripts/test.sh`). `None`
+/// means skip; with `TAURO_REQUIRE_SAIL=1` a missing server fails the test instead.
+pub fn sail_remote() -> Option<String> {
+    match std::env::var("TAURO_SAIL_REMOTE") {
+        Ok(remote) if !remote.trim().is_empty() => Some(remote),
+        _ if std::env::var("TAURO_REQUIRE_SAIL").is_ok_and(|v| v == "1") => {
+            panic!("TAURO_REQUIRE_SAIL=1 but TAURO_SAIL_REMOTE is not set; run scripts/test.sh")
+        }
+        _ => {
+            eprintln!("skipping: no Sail server (set TAURO_SAIL_REMOTE or run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+/// The rows of a query on the server at `remote`, each as JSON (at most 100,000).
+pub fn query_json(remote: &str, sql: &str) -> Vec<serde_json::Value> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    // The Spark client blocks; run it off the runtime's thread.
     let remote = remote.to_string();
-    let sql = format!("SELECT * FROM {format}.`{}`", path.display());
+    let sql = sql.to_string();
     rt.block_on(async move {
         let engine = tauro_io::SparkEngine::connect(&remote, tauro_io::EngineOptions::default())
             .await
@@ -212,9 +235,9 @@ pub fn spark_rows(remote: &str, format: &str, path: &Path) -> u64 {
         session
             .sql(&sql)
             .await
-            .expect("sql")
-            .count()
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+            .collect_json(100_000)
             .await
-            .expect("count")
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
     })
 }

@@ -6,6 +6,8 @@
 mod config_errors;
 #[path = "e2e/embed.rs"]
 mod embed;
+#[path = "e2e/engines.rs"]
+mod engines;
 #[path = "e2e/example.rs"]
 mod example;
 #[path = "e2e/failures.rs"]

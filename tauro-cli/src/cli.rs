@@ -157,9 +157,20 @@ impl MlArgs {
 /// How a run talks to Spark and handles failures.
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
-    /// Spark Connect endpoint: `local` or `sc://host:port[/;token=...]`.
+    /// Spark Connect endpoint: `local` or `sc://host:port[/;use_ssl=true]`. Give the token
+    /// through spark.token_env, spark.token_file or TAURO_SPARK_TOKEN rather than here.
     #[arg(long, env = "TAURO_SPARK_REMOTE")]
     pub remote: Option<String>,
+
+    /// The kind of Spark Connect server: `spark` (Apache Spark) or `sail` (overrides
+    /// spark.engine). With a `local` remote it is the server started for the run.
+    #[arg(long, env = "TAURO_ENGINE", value_parser = parse_engine)]
+    pub engine: Option<tauro_config::EngineKind>,
+
+    /// Use this server-side Spark Connect session (a UUID v4) as the engine's session
+    /// instead of a new one (overrides spark.session_id).
+    #[arg(long)]
+    pub session_id: Option<String>,
 
     /// Nodes running at the same time.
     #[arg(long)]
@@ -176,6 +187,11 @@ pub struct EngineArgs {
     /// Extra lineage to record: `sample` keeps a few sample rows of each output.
     #[arg(long, value_enum)]
     pub track: Vec<Track>,
+}
+
+fn parse_engine(s: &str) -> Result<tauro_config::EngineKind, String> {
+    tauro_config::EngineKind::parse(s)
+        .ok_or_else(|| format!("`{s}` is not an engine: use spark or sail"))
 }
 
 /// Optional lineage detail.

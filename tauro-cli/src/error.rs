@@ -59,6 +59,7 @@ impl CliError {
         match self {
             Self::Usage { .. } | Self::NoProject { .. } | Self::Config(_) => 2,
             Self::Engine(e) if e.is_unreachable() => 3,
+            Self::Engine(e) if e.is_configuration() => 2,
             Self::Engine(_) => 1,
             Self::Exec(e) if e.is_unreachable() => 3,
             Self::Exec(e) if e.is_validation() => 2,

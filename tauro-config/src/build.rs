@@ -57,6 +57,7 @@ pub(crate) fn build(mut docs: Docs, how: BuildEnv<'_>, files: &Files) -> Result<
         &mut diags,
     );
     crate::ml_parse::check(pipelines_doc, &pipelines, &nodes, &mut diags);
+    crate::kafka::check_reads(input_doc, &pipelines, &nodes, &inputs, &mut diags);
     diags.finish(files)?;
     Ok(Context {
         env: how.env.to_owned(),

@@ -5,7 +5,7 @@
 //! The `spark:` section is Tauro-rs's own and is checked strictly.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -39,8 +39,13 @@ const KNOWN: [&str; 17] = [
     "lineage",
 ];
 
-const SPARK_KEYS: [&str; 5] = [
+const SPARK_KEYS: [&str; 10] = [
     "remote",
+    "engine",
+    "catalog",
+    "token_env",
+    "token_file",
+    "session_id",
     "config",
     "connect_timeout_seconds",
     "action_timeout_seconds",
@@ -54,10 +59,15 @@ impl Default for SparkSettings {
     fn default() -> Self {
         Self {
             remote: "local".to_owned(),
+            token_env: None,
+            token_file: None,
+            session_id: None,
             config: BTreeMap::new(),
             connect_timeout: Duration::from_secs(15),
             action_timeout: Duration::from_secs(3600),
             local_master: "local[2]".to_owned(),
+            engine: crate::engine::EngineKind::Spark,
+            persistent_catalog: false,
         }
     }
 }
@@ -178,6 +188,7 @@ pub(crate) fn build(
         )
     {
         spark_section(&spark, &mut g.spark, diags);
+        spark_auth(&spark, &mut g.spark, project_dir, diags);
     }
     // ML defaults stay in `extra` (read with `GlobalSettings::default_hyperparams`); check shapes.
     let _ = f.json_map("default_hyperparams", diags);
@@ -241,6 +252,119 @@ fn spark_section(f: &Fields<'_>, spark: &mut SparkSettings, diags: &mut Diags) {
     if let Some(master) = f.text("local_master", diags) {
         spark.local_master = master;
     }
+    if let Some(entry) = f.get("engine")
+        && let Some(text) = f.text_of("engine", entry, diags)
+    {
+        match crate::engine::EngineKind::parse(&text) {
+            Some(kind) => spark.engine = kind,
+            None => diags.error_hint(
+                entry.key_loc,
+                format!(
+                    "`spark.engine` must be `spark` or `sail`, found `{}`",
+                    text.trim()
+                ),
+                "`spark` is Apache Spark; `sail` is the Sail server (pip install pysail)",
+            ),
+        }
+    }
+    if let Some(entry) = f.get("catalog")
+        && let Some(text) = f.text_of("catalog", entry, diags)
+    {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "memory" => spark.persistent_catalog = false,
+            "persistent" => spark.persistent_catalog = true,
+            other => diags.error_hint(
+                entry.key_loc,
+                format!("`spark.catalog` must be `memory` or `persistent`, found `{other}`"),
+                "`persistent` keeps the local server's tables under <project>/.tauro/catalog",
+            ),
+        }
+    }
+}
+
+/// `spark.token_env`, `spark.token_file` and `spark.session_id`. Only where the token is
+/// kept is recorded; it is read when connecting.
+fn spark_auth(f: &Fields<'_>, spark: &mut SparkSettings, project_dir: &Path, diags: &mut Diags) {
+    if let Some(entry) = f.get("token_env")
+        && let Some(name) = f.text_of("token_env", entry, diags)
+    {
+        let name = name.trim();
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            spark.token_env = Some(name.to_owned());
+        } else {
+            // Never echo it: a token pasted here by mistake must not reach a log.
+            diags.error_hint(
+                entry.key_loc,
+                "`spark.token_env` must name an environment variable (letters, digits, '_')",
+                "e.g. `token_env: SPARK_CONNECT_TOKEN`; the token itself goes in that variable, never in the configuration",
+            );
+        }
+    }
+    if let Some(entry) = f.get("token_file")
+        && let Some(path) = f.text_of("token_file", entry, diags)
+    {
+        if f.get("token_env").is_some() {
+            diags.error(
+                entry.key_loc,
+                "`spark.token_env` and `spark.token_file` both give the Spark Connect token; keep one",
+            );
+        } else {
+            spark.token_file = Some(PathBuf::from(paths::resolve(project_dir, path.trim())));
+        }
+    }
+    let carries_token = has_token_param(&spark.remote);
+    if carries_token && let Some((key, entry)) = f.first_of(&["token_env", "token_file"]) {
+        diags.error(
+            entry.key_loc,
+            format!(
+                "`spark.remote` already carries a token; remove it there or drop `spark.{key}`"
+            ),
+        );
+    }
+    if let Some(entry) = f.get("session_id")
+        && let Some(id) = f.text_of("session_id", entry, diags)
+    {
+        if is_uuid_v4(id.trim()) {
+            spark.session_id = Some(id.trim().to_ascii_lowercase());
+        } else {
+            f.expected(
+                "session_id",
+                entry,
+                "a UUID v4 such as 550e8400-e29b-41d4-a716-446655440000",
+                diags,
+            );
+        }
+    }
+}
+
+/// Whether a `sc://` remote has a `token` parameter.
+fn has_token_param(remote: &str) -> bool {
+    remote.split_once(';').is_some_and(|(_, params)| {
+        params
+            .split(';')
+            .any(|p| p.split_once('=').is_some_and(|(k, _)| k.trim() == "token"))
+    })
+}
+
+/// `xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx` (what Spark Connect accepts as a session id).
+fn is_uuid_v4(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    let shape = groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()));
+    shape
+        && groups[2].starts_with('4')
+        && groups[3]
+            .chars()
+            .next()
+            .is_some_and(|c| matches!(c.to_ascii_lowercase(), '8' | '9' | 'a' | 'b'))
 }
 
 #[cfg(test)]
@@ -308,6 +432,63 @@ mod tests {
         let (g, _) = build_global("{}");
         assert!(g.hooks.is_empty());
         assert!(g.lineage.enabled);
+    }
+
+    #[test]
+    fn token_sources_and_session_id() {
+        let (g, errors) = build_global(
+            "spark:\n  remote: sc://h:443/;use_ssl=true\n  token_file: secrets/spark.token\n  session_id: 550E8400-E29B-41D4-A716-446655440000\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            g.spark.token_file.as_deref(),
+            Some(Path::new("/proj/secrets/spark.token"))
+        );
+        assert_eq!(
+            g.spark.session_id.as_deref(),
+            Some("550e8400-e29b-41d4-a716-446655440000")
+        );
+        let (g, errors) = build_global("spark: {token_env: SPARK_TOKEN}\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(g.spark.token_env.as_deref(), Some("SPARK_TOKEN"));
+        assert_eq!(g.spark.token_file, None);
+    }
+
+    #[test]
+    fn token_source_problems_never_echo_the_value() {
+        let (_, errors) = build_global(
+            "spark:\n  remote: 'sc://h:443/;use_ssl=true;token=abc'\n  token_env: 'eyJhbGciOi.secret'\n  token_file: t\n  session_id: not-a-uuid\n",
+        );
+        assert_eq!(
+            errors,
+            vec![
+                "t.yaml:3: `spark.token_env` must name an environment variable (letters, digits, '_')",
+                "t.yaml:3: `spark.remote` already carries a token; remove it there or drop `spark.token_env`",
+                "t.yaml:4: `spark.token_env` and `spark.token_file` both give the Spark Connect token; keep one",
+                "t.yaml:5: the `spark` settings: `session_id` must be a UUID v4 such as 550e8400-e29b-41d4-a716-446655440000, found 'not-a-uuid'",
+            ]
+        );
+        assert!(!errors.concat().contains("eyJhbGciOi"));
+    }
+
+    #[test]
+    fn debug_masks_secrets() {
+        let (g, errors) = build_global(
+            "spark:\n  remote: 'sc://h:443/;use_ssl=true;token=abc123'\n  config: {spark.hadoop.fs.s3a.secret.key: s3cr3t, spark.sql.ansi.enabled: 'true'}\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let shown = format!("{:?} {:?}", g.spark, g);
+        assert!(!shown.contains("abc123"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("token=***"), "{shown}");
+        assert!(shown.contains("spark.sql.ansi.enabled"), "{shown}");
+    }
+
+    #[test]
+    fn uuid_v4_shape() {
+        assert!(is_uuid_v4("550e8400-e29b-41d4-a716-446655440000"));
+        assert!(!is_uuid_v4("550e8400-e29b-11d4-a716-446655440000"));
+        assert!(!is_uuid_v4("550e8400e29b41d4a716446655440000"));
     }
 
     #[test]

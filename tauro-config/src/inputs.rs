@@ -4,12 +4,14 @@ use indexmap::IndexMap;
 
 use crate::diag::Diags;
 use crate::fields::{self, Fields, describe};
+use crate::kafka;
 use crate::model::{DataFormat, InputConfig, Location};
 use crate::paths;
 use crate::suggest;
 use crate::tree::{Loc, Node};
 
-const KEYS: [&str; 15] = [
+/// The keys of every input (the format's own first-class keys are added by [`keys`]).
+const BASE_KEYS: [&str; 15] = [
     "format",
     "filepath",
     "path",
@@ -28,13 +30,15 @@ const KEYS: [&str; 15] = [
     "timestamp",
 ];
 
+/// Every key an input may have: the base keys and Kafka's first-class keys.
+fn keys() -> Vec<&'static str> {
+    [&BASE_KEYS[..], &kafka::INPUT_KEYS[..]].concat()
+}
+
 /// Formats an input may have (`console` is a sink only).
 const FORMATS: [&str; 11] = [
     "csv", "json", "parquet", "orc", "avro", "text", "delta", "table", "query", "kafka", "rate",
 ];
-
-/// Kafka's subscription options; a kafka input sets exactly one.
-const KAFKA_SUBSCRIPTIONS: [&str; 3] = ["subscribe", "subscribePattern", "assign"];
 
 /// Builds every input; relative paths are taken against `input_path`.
 pub(crate) fn build(
@@ -44,7 +48,7 @@ pub(crate) fn build(
     diags: &mut Diags,
 ) -> IndexMap<String, InputConfig> {
     let mut out = IndexMap::new();
-    let Some(map) = fields::root_map(root, "input", &["inputs", "input"], &KEYS, diags) else {
+    let Some(map) = fields::root_map(root, "input", &["inputs", "input"], &keys(), diags) else {
         return out;
     };
     for (name, entry) in map {
@@ -52,7 +56,7 @@ pub(crate) fn build(
         let Some(f) = Fields::of(what, entry.key_loc, &entry.value, diags) else {
             continue;
         };
-        f.check_keys(&KEYS, diags);
+        f.check_keys(&keys(), diags);
         let Some(format) = format(&f, name, "input", &FORMATS, diags) else {
             continue;
         };
@@ -78,8 +82,14 @@ pub(crate) fn build(
         let mut options = f.string_map("options", diags);
         time_travel(&f, name, format, &mut options, diags);
         if matches!(format, DataFormat::Kafka | DataFormat::Rate) {
-            stream_source(&f, name, format, &options, entry.key_loc, diags);
+            stream_source(&f, name, format, diags);
         }
+        let kafka = if format == DataFormat::Kafka {
+            Some(kafka::input(&f, name, &mut options, entry.key_loc, diags))
+        } else {
+            kafka::not_kafka(&f, "input", name, format, &kafka::INPUT_KEYS, diags);
+            None
+        };
         // Spark option names are case-insensitive: `Header: false` also counts.
         if format == DataFormat::Csv && !options.keys().any(|k| k.eq_ignore_ascii_case("header")) {
             options.insert("header".to_owned(), "true".to_owned());
@@ -104,6 +114,7 @@ pub(crate) fn build(
                     crate::expectations::parse(&format!("input '{name}'"), e, &location, diags)
                 })
                 .unwrap_or_default(),
+            kafka,
             location: location(entry.key_loc),
         };
         out.insert(name.clone(), input);
@@ -140,15 +151,8 @@ fn time_travel(
 }
 
 /// The checks of a `kafka` or `rate` input: no `filepath` or `schema` (Spark fixes the
-/// schema of both), and for kafka the bootstrap servers and exactly one subscription.
-fn stream_source(
-    f: &Fields<'_>,
-    name: &str,
-    format: DataFormat,
-    options: &std::collections::BTreeMap<String, String>,
-    loc: Loc,
-    diags: &mut Diags,
-) {
+/// schema of both). Kafka's own keys are checked by [`kafka::input`].
+fn stream_source(f: &Fields<'_>, name: &str, format: DataFormat, diags: &mut Diags) {
     for key in ["filepath", "path", "schema"] {
         if let Some(e) = f.get(key) {
             diags.error(
@@ -158,35 +162,6 @@ fn stream_source(
                 ),
             );
         }
-    }
-    if format != DataFormat::Kafka {
-        return;
-    }
-    let at = f.get("options").map_or(loc, |e| e.key_loc);
-    if !options.contains_key("kafka.bootstrap.servers") {
-        diags.error_hint(
-            at,
-            format!("kafka input '{name}' needs option `kafka.bootstrap.servers`"),
-            "options: {kafka.bootstrap.servers: \"host:9092\", subscribe: topic}",
-        );
-    }
-    let set: Vec<&str> = KAFKA_SUBSCRIPTIONS
-        .into_iter()
-        .filter(|k| options.contains_key(*k))
-        .collect();
-    if set.len() != 1 {
-        diags.error(
-            at,
-            format!(
-                "kafka input '{name}' needs exactly one of the options {} (found {})",
-                KAFKA_SUBSCRIPTIONS.join(", "),
-                if set.is_empty() {
-                    "none".to_owned()
-                } else {
-                    set.join(", ")
-                }
-            ),
-        );
     }
 }
 
@@ -298,10 +273,10 @@ mod tests {
         assert_eq!(
             errors,
             vec![
-                "t.yaml:3: kafka input 'k' needs option `kafka.bootstrap.servers`",
-                "t.yaml:3: kafka input 'k' needs exactly one of the options subscribe, subscribePattern, assign (found subscribe, assign)",
-                "t.yaml:4: kafka input 'n' needs option `kafka.bootstrap.servers`",
-                "t.yaml:4: kafka input 'n' needs exactly one of the options subscribe, subscribePattern, assign (found none)",
+                "t.yaml:3: kafka input 'k' needs exactly one of `topics`, `topic_pattern`, `assign` (found options.subscribe, options.assign)",
+                "t.yaml:3: kafka input 'k' needs `bootstrap_servers` (or the option `kafka.bootstrap.servers`)",
+                "t.yaml:4: kafka input 'n' needs exactly one of `topics`, `topic_pattern`, `assign` (found none)",
+                "t.yaml:4: kafka input 'n' needs `bootstrap_servers` (or the option `kafka.bootstrap.servers`)",
                 "t.yaml:8: input 'r': format rate takes no `filepath` (Spark fixes its location and schema)",
                 "t.yaml:9: input 'r': format rate takes no `schema` (Spark fixes its location and schema)",
                 "t.yaml:11: input 'c': unknown format 'console' (expected one of: csv, json, parquet, orc, avro, text, delta, table, query, kafka, rate)",

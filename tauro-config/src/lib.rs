@@ -52,6 +52,7 @@ mod context;
 mod dates;
 mod descriptor;
 mod diag;
+pub mod engine;
 pub mod error;
 pub mod expectations;
 mod fields;
@@ -60,6 +61,7 @@ mod global;
 mod hooks;
 mod inputs;
 mod interp;
+mod kafka;
 mod load;
 mod merge;
 pub mod ml;
@@ -77,12 +79,14 @@ mod tree;
 
 pub use dates::parse_date;
 pub use descriptor::discover_project;
+pub use engine::EngineKind;
 pub use error::{Diagnostic, Error, Result};
 pub use expectations::{Expectation, ExpectationAction, ExpectationCheck};
 pub use hooks::{
     DEFAULT_HOOK_PRIORITY, DEFAULT_HOOK_TIMEOUT, HOOK_EVENTS, HookConfig, HookTarget,
     LineageSettings, OpenLineageSettings, OpenLineageTargetConfig,
 };
+pub use kafka::{KafkaFormat, KafkaInput, KafkaKey, KafkaOutput};
 pub use load::{EnvSources, LoadOptions, Source, Sources, load_project};
 pub use ml::{Dimension, Direction, ExperimentConfig, PipelineMl};
 pub use model::*;

@@ -96,11 +96,22 @@ pub struct GlobalSettings {
     pub extra: IndexMap<String, serde_json::Value>,
 }
 
-/// Spark Connect settings.
-#[derive(Debug, Clone, Serialize)]
+/// Spark Connect settings. `Debug` masks secrets (a token in `remote`, secret-looking
+/// `config` keys); no token is ever stored here, only where to read it.
+#[derive(Clone, Serialize)]
 pub struct SparkSettings {
     /// `spark.remote`: `local` (default; start an embedded server) or `sc://host:port/;params`.
     pub remote: String,
+    /// `spark.token_env`: the environment variable holding the Spark Connect token, read
+    /// when connecting. Without it (and without `token_file` or a token in `remote`),
+    /// `TAURO_SPARK_TOKEN` is used when it is set.
+    pub token_env: Option<String>,
+    /// `spark.token_file`: a file holding the token (surrounding whitespace trimmed), read
+    /// when connecting; relative paths are taken against the project directory.
+    pub token_file: Option<PathBuf>,
+    /// `spark.session_id`: a server-side session (a UUID v4) to use instead of a new one,
+    /// e.g. to reattach to a session another client made.
+    pub session_id: Option<String>,
     /// Spark SQL confs set on every session (`spark_config` / `spark.config`).
     pub config: BTreeMap<String, String>,
     /// How long to wait for a server to answer before reporting it unreachable (default 15 s).
@@ -109,6 +120,44 @@ pub struct SparkSettings {
     pub action_timeout: Duration,
     /// Master for the embedded local server (default `local[2]`).
     pub local_master: String,
+    /// `spark.engine`: the kind of server, `spark` (default) or `sail`; with `remote: local`
+    /// it is the server started for the run.
+    pub engine: crate::engine::EngineKind,
+    /// `spark.catalog: persistent` (default `memory`): the embedded local Spark server keeps
+    /// its catalog (a Derby metastore and the warehouse) under `<project>/.tauro/catalog`, so
+    /// tables survive a restart.
+    pub persistent_catalog: bool,
+}
+
+impl fmt::Debug for SparkSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field must be added here too (and masked if secret).
+        let Self {
+            remote,
+            token_env,
+            token_file,
+            session_id,
+            config,
+            connect_timeout,
+            action_timeout,
+            local_master,
+            engine,
+            persistent_catalog,
+        } = self;
+        let config = crate::redact::mask_secrets(config);
+        f.debug_struct("SparkSettings")
+            .field("remote", &crate::redact::redact_url(remote))
+            .field("token_env", token_env)
+            .field("token_file", token_file)
+            .field("session_id", session_id)
+            .field("config", &config)
+            .field("connect_timeout", connect_timeout)
+            .field("action_timeout", action_timeout)
+            .field("local_master", local_master)
+            .field("engine", engine)
+            .field("persistent_catalog", persistent_catalog)
+            .finish()
+    }
 }
 
 /// The kind of a pipeline.
@@ -227,7 +276,8 @@ pub enum DataFormat {
     Table,
     /// A SQL query (inputs only; `query:` holds it).
     Query,
-    /// Kafka topics (streaming nodes; needs the spark-sql-kafka package on the server).
+    /// Kafka topics, read and written in batch and streaming nodes (needs the
+    /// spark-sql-kafka package on the server).
     Kafka,
     /// Spark's `rate` test source (inputs of streaming nodes only).
     Rate,
@@ -279,6 +329,8 @@ pub struct InputConfig {
     /// `expectations`: data quality checks run when the input is loaded (for sources the team
     /// does not own).
     pub expectations: Vec<crate::expectations::Expectation>,
+    /// How records are decoded, for `format: kafka` (`None` for other formats).
+    pub kafka: Option<crate::kafka::KafkaInput>,
     /// Where the input was defined.
     pub location: Location,
 }
@@ -330,6 +382,8 @@ pub struct OutputConfig {
     pub partition_by: Vec<String>,
     /// `options`, passed to the writer.
     pub options: BTreeMap<String, String>,
+    /// How rows become records, for `format: kafka` (`None` for other formats).
+    pub kafka: Option<crate::kafka::KafkaOutput>,
     /// Where the output was defined.
     pub location: Location,
 }

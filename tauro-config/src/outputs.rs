@@ -6,12 +6,14 @@ use crate::diag::Diags;
 use crate::fields::{self, Fields, describe};
 use crate::formats::WRITE_MODE_NAMES;
 use crate::inputs::format;
+use crate::kafka;
 use crate::model::{DataFormat, Location, OutputConfig, WriteMode};
 use crate::paths;
 use crate::suggest;
 use crate::tree::{Loc, Node};
 
-const KEYS: [&str; 16] = [
+/// The keys of every output (the format's own first-class keys are added by [`keys`]).
+const BASE_KEYS: [&str; 16] = [
     "format",
     "filepath",
     "path",
@@ -31,6 +33,11 @@ const KEYS: [&str; 16] = [
     "table_name",
 ];
 
+/// Every key an output may have: the base keys and Kafka's first-class keys.
+fn keys() -> Vec<&'static str> {
+    [&BASE_KEYS[..], &kafka::OUTPUT_KEYS[..]].concat()
+}
+
 const FORMATS: [&str; 10] = [
     "parquet", "csv", "json", "orc", "avro", "text", "delta", "table", "kafka", "console",
 ];
@@ -46,7 +53,7 @@ pub(crate) fn build(
     diags: &mut Diags,
 ) -> IndexMap<String, OutputConfig> {
     let mut out = IndexMap::new();
-    let Some(map) = fields::root_map(root, "output", &["outputs", "output"], &KEYS, diags) else {
+    let Some(map) = fields::root_map(root, "output", &["outputs", "output"], &keys(), diags) else {
         return out;
     };
     for (name, entry) in map {
@@ -54,7 +61,7 @@ pub(crate) fn build(
         let Some(f) = Fields::of(what, entry.key_loc, &entry.value, diags) else {
             continue;
         };
-        f.check_keys(&KEYS, diags);
+        f.check_keys(&keys(), diags);
         let Some(format) = format(&f, name, "output", &FORMATS, diags) else {
             continue;
         };
@@ -95,8 +102,14 @@ pub(crate) fn build(
         });
         let mut options = f.string_map("options", diags);
         if matches!(format, DataFormat::Kafka | DataFormat::Console) {
-            stream_sink(&f, name, format, &options, entry.key_loc, diags);
+            stream_sink(&f, name, format, diags);
         }
+        let kafka = if format == DataFormat::Kafka {
+            Some(kafka::output(&f, name, &mut options, entry.key_loc, diags))
+        } else {
+            kafka::not_kafka(&f, "output", name, format, &kafka::OUTPUT_KEYS, diags);
+            None
+        };
         // Spark option names are case-insensitive: `Header: false` also counts.
         if format == DataFormat::Csv && !options.keys().any(|k| k.eq_ignore_ascii_case("header")) {
             options.insert("header".to_owned(), "true".to_owned());
@@ -127,6 +140,7 @@ pub(crate) fn build(
             write_mode: write_mode(&f, name, diags),
             partition_by,
             options,
+            kafka,
             location: location(entry.key_loc),
         };
         out.insert(name.clone(), output);
@@ -134,34 +148,14 @@ pub(crate) fn build(
     out
 }
 
-/// The checks of a `kafka` or `console` output: no path or table, and for kafka the
-/// bootstrap servers and a `topic`.
-fn stream_sink(
-    f: &Fields<'_>,
-    name: &str,
-    format: DataFormat,
-    options: &std::collections::BTreeMap<String, String>,
-    loc: Loc,
-    diags: &mut Diags,
-) {
+/// The checks of a `kafka` or `console` output: no path or table. Kafka's own keys are
+/// checked by [`kafka::output`].
+fn stream_sink(f: &Fields<'_>, name: &str, format: DataFormat, diags: &mut Diags) {
     for key in ["filepath", "path", "table", "table_format"] {
         if let Some(e) = f.get(key) {
             diags.error(
                 e.key_loc,
                 format!("output '{name}': format {format} takes no `{key}`"),
-            );
-        }
-    }
-    if format != DataFormat::Kafka {
-        return;
-    }
-    let at = f.get("options").map_or(loc, |e| e.key_loc);
-    for key in ["kafka.bootstrap.servers", "topic"] {
-        if !options.contains_key(key) {
-            diags.error_hint(
-                at,
-                format!("kafka output '{name}' needs option `{key}`"),
-                "options: {kafka.bootstrap.servers: \"host:9092\", topic: name}",
             );
         }
     }
@@ -324,9 +318,9 @@ mod tests {
         assert_eq!(
             errors,
             vec![
-                "t.yaml:3: kafka output 'k' needs option `topic`",
-                "t.yaml:4: kafka output 'n' needs option `kafka.bootstrap.servers`",
-                "t.yaml:4: kafka output 'n' needs option `topic`",
+                "t.yaml:3: kafka output 'k' needs `topic` (or the option `topic`)",
+                "t.yaml:4: kafka output 'n' needs `bootstrap_servers` (or the option `kafka.bootstrap.servers`)",
+                "t.yaml:4: kafka output 'n' needs `topic` (or the option `topic`)",
                 "t.yaml:8: output 'c': format console takes no `filepath`",
                 "t.yaml:10: output 'r': unknown format 'rate' (expected one of: parquet, csv, json, orc, avro, text, delta, table, kafka, console)",
             ]

@@ -7,7 +7,7 @@ pub const MASK: &str = "***";
 
 /// Fragments of key names that hold secrets (compared after lower-casing and turning `.`,
 /// `-` and spaces into `_`).
-const SECRET_WORDS: [&str; 14] = [
+const SECRET_WORDS: [&str; 16] = [
     "password",
     "passwd",
     "passphrase",
@@ -22,6 +22,10 @@ const SECRET_WORDS: [&str; 14] = [
     "client_key",
     "authorization",
     "sas_key",
+    // Kafka: `sasl.jaas.config` holds a login module line with the password inside;
+    // `ssl.keystore.key` a PEM private key.
+    "jaas",
+    "keystore_key",
 ];
 
 /// Whether a key's value should never be shown (`password`, `api_key`,
@@ -35,6 +39,19 @@ pub fn looks_secret(key: &str) -> bool {
         })
         .collect();
     SECRET_WORDS.iter().any(|w| key.contains(w))
+}
+
+/// `map` with the values of secret-looking keys ([`looks_secret`]) replaced by [`MASK`], for
+/// `Debug` output and logs.
+pub fn mask_secrets(
+    map: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<&str, &str> {
+    map.iter()
+        .map(|(k, v)| {
+            let shown = if looks_secret(k) { MASK } else { v.as_str() };
+            (k.as_str(), shown)
+        })
+        .collect()
 }
 
 /// Masks secrets inside a URL-like text: `token=…` / `password=…` parameters (as in
@@ -65,10 +82,23 @@ fn mask_param(text: &str, param: &str) -> String {
                 lower.as_bytes()[start - 1],
                 b';' | b'?' | b'&' | b'/' | b' ' | b','
             );
-        let value_start = start + param.len();
-        let value_end = text[value_start..]
-            .find([';', '&', ' ', ',', '"', '\''])
-            .map_or(text.len(), |i| value_start + i);
+        let mut value_start = start + param.len();
+        // A quoted value (`password="…"`, as in a JAAS line) runs to its closing quote.
+        let quote = text[value_start..]
+            .chars()
+            .next()
+            .filter(|c| matches!(c, '"' | '\''));
+        let value_end = match quote {
+            Some(q) => {
+                value_start += 1;
+                text[value_start..]
+                    .find(q)
+                    .map_or(text.len(), |i| value_start + i)
+            }
+            None => text[value_start..]
+                .find([';', '&', ' ', ',', '"', '\''])
+                .map_or(text.len(), |i| value_start + i),
+        };
         if at_boundary && value_end > value_start {
             out.push_str(&text[last..value_start]);
             out.push_str(MASK);
@@ -139,10 +169,22 @@ mod tests {
             "token",
             "gcp_credentials",
             "fs.azure.account.key.x",
+            "kafka.sasl.jaas.config",
+            "kafka.ssl.keystore.key",
+            "kafka.ssl.truststore.password",
         ] {
             assert!(looks_secret(k), "{k}");
         }
-        for k in ["path", "format", "header", "table", "remote"] {
+        for k in [
+            "path",
+            "format",
+            "header",
+            "table",
+            "remote",
+            "kafka.bootstrap.servers",
+            "kafka.security.protocol",
+            "kafka.ssl.truststore.location",
+        ] {
             assert!(!looks_secret(k), "{k}");
         }
     }
@@ -160,6 +202,16 @@ mod tests {
         );
         assert_eq!(redact_url("sc://localhost:15002"), "sc://localhost:15002");
         assert_eq!(redact_url("mytoken=1"), "mytoken=1");
+        assert_eq!(
+            redact_url("sc://h:1?token=abc&x=1"),
+            "sc://h:1?token=***&x=1"
+        );
+        assert_eq!(
+            redact_url(
+                r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p w";"#
+            ),
+            r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="***";"#
+        );
     }
 
     #[test]

@@ -542,3 +542,35 @@ fn expectations_are_checked_at_load() {
     );
     assert!(errors[3].contains("non-empty `values`"), "{errors:#?}");
 }
+
+#[test]
+fn kafka_datasets_are_checked_against_the_nodes_reading_them() {
+    let p = Project::new();
+    p.write(
+        "config/pipelines.yaml",
+        "p:\n  nodes: [n]\ns:\n  type: streaming\n  nodes: [m]\n",
+    )
+    .write(
+        "config/nodes.yaml",
+        "n:\n  input: [clicks]\n  output: [clean]\n  sql: SELECT 1\n\
+         m:\n  input: [clicks]\n  output: [sent]\n  sql: SELECT 1\n",
+    )
+    .write(
+        "config/input.yaml",
+        "clicks:\n  format: kafka\n  bootstrap_servers: b:9092\n  topics: clicks\n\
+         \x20 starting_offsets: latest\n  ending_offsets: latest\n  value_format: xml\n",
+    )
+    .write(
+        "config/output.yaml",
+        "clean:\n  format: parquet\n  filepath: c\nsent:\n  format: kafka\n  bootstrap_servers: b:9092\n",
+    );
+    assert_eq!(
+        p.errors(),
+        vec![
+            "config/input.yaml:5: kafka input 'clicks' is read by batch node 'n', and a batch read starting at latest is empty; use earliest or per-partition offsets",
+            "config/input.yaml:6: kafka input 'clicks' is read by streaming node 'm', and a stream has no `ending_offsets`; remove it (it only bounds batch reads)",
+            "config/input.yaml:7: kafka input 'clicks': unknown value_format 'xml' (expected one of: json, string)",
+            "config/output.yaml:4: kafka output 'sent' needs `topic` (or the option `topic`)",
+        ]
+    );
+}

@@ -353,6 +353,26 @@ fn redacted_json_hides_secrets() {
 }
 
 #[test]
+fn kafka_secrets_are_redacted() {
+    let p = shop();
+    p.write(
+        "config/input.yaml",
+        &format!(
+            "{INPUT}clicks:\n  format: kafka\n  bootstrap_servers: b:9093\n  topics: clicks\n  \
+             security:\n    security.protocol: SASL_SSL\n    sasl.jaas.config: 'PlainLoginModule required username=\"u\" password=\"hunter2\";'\n    \
+             ssl.truststore.password: changeit\n"
+        ),
+    );
+    let ctx = p.load_env(Some("dev")).unwrap();
+    let options = &ctx.inputs["clicks"].options;
+    assert!(options["kafka.sasl.jaas.config"].contains("hunter2"));
+    let text = ctx.redacted_json().to_string();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!text.contains("changeit"), "{text}");
+    assert!(text.contains("SASL_SSL"), "{text}");
+}
+
+#[test]
 fn date_windows() {
     let ctx = shop().load();
     let w = ctx.window_for(None, None).unwrap().unwrap();

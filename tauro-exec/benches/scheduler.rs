@@ -4,7 +4,6 @@
 //! `cargo bench -p tauro-exec --bench scheduler` (add `-- --quick` for a short run).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -98,13 +97,7 @@ fn context() -> Context {
             input_path: "/tmp".into(),
             output_path: "/tmp".into(),
             mode: "local".into(),
-            spark: SparkSettings {
-                remote: "local".into(),
-                config: BTreeMap::new(),
-                connect_timeout: Duration::from_secs(15),
-                action_timeout: Duration::from_secs(3600),
-                local_master: "local[2]".into(),
-            },
+            spark: SparkSettings::default(),
             start_date: None,
             end_date: None,
             max_workers: 8,

@@ -63,13 +63,7 @@ pub(crate) fn global() -> GlobalSettings {
         input_path: "/tmp/in".to_string(),
         output_path: "/tmp/out".to_string(),
         mode: "local".to_string(),
-        spark: SparkSettings {
-            remote: "local".to_string(),
-            config: BTreeMap::new(),
-            connect_timeout: Duration::from_secs(15),
-            action_timeout: Duration::from_secs(3600),
-            local_master: "local[2]".to_string(),
-        },
+        spark: SparkSettings::default(),
         start_date: None,
         end_date: None,
         max_workers: 4,
@@ -137,6 +131,7 @@ fn input(name: &str) -> InputConfig {
         date_column: None,
         partition_filter: None,
         expectations: Vec::new(),
+        kafka: None,
         location: loc(1),
     }
 }
@@ -151,6 +146,7 @@ fn output(name: &str) -> OutputConfig {
         write_mode: WriteMode::Overwrite,
         partition_by: Vec::new(),
         options: BTreeMap::new(),
+        kafka: None,
         location: loc(1),
     }
 }

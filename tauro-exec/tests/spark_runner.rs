@@ -108,6 +108,7 @@ fn parquet_output(name: &str, dir: &Path) -> OutputConfig {
         write_mode: WriteMode::Overwrite,
         partition_by: Vec::new(),
         options: BTreeMap::new(),
+        kafka: None,
         location: loc("output.yml"),
     }
 }
@@ -138,11 +139,8 @@ fn project(dir: &Path, nodes: Vec<NodeConfig>, inputs: Vec<InputConfig>) -> Cont
             output_path: dir.display().to_string(),
             mode: "local".into(),
             spark: SparkSettings {
-                remote: "local".into(),
-                config: BTreeMap::new(),
-                connect_timeout: Duration::from_secs(15),
                 action_timeout: Duration::from_secs(600),
-                local_master: "local[2]".into(),
+                ..SparkSettings::default()
             },
             start_date: None,
             end_date: None,
@@ -447,6 +445,7 @@ async fn spark_errors_keep_their_class_and_hint() {
         date_column: None,
         partition_filter: None,
         expectations: Vec::new(),
+        kafka: None,
         location: loc("input.yml"),
     };
     let nodes = vec![sql_node(

@@ -14,7 +14,8 @@ use spark_connect::SparkSession;
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
-use crate::probe::{redact_remote, wait_ready};
+use crate::probe::wait_ready;
+use crate::remote::{RemoteOptions, connection_string, redact_remote};
 use crate::session::Session;
 
 /// Most blocking client calls in flight at once, per engine.
@@ -32,8 +33,8 @@ const PROTECTED_CONFS: &[&str] = &[
     "spark.executor.instances",
 ];
 
-/// Options of [`SparkEngine::connect`].
-#[derive(Debug, Clone)]
+/// Options of [`SparkEngine::connect`]. `Debug` masks secret-looking confs.
+#[derive(Clone)]
 pub struct EngineOptions {
     /// How long to wait for the server to answer before [`Error::Unreachable`] (15 s).
     pub connect_timeout: Duration,
@@ -41,6 +42,11 @@ pub struct EngineOptions {
     pub action_timeout: Duration,
     /// Runtime SQL confs applied to every new session.
     pub session_conf: BTreeMap<String, String>,
+    /// Token, user agent and session id added to the remote ([`crate::remote::build`]).
+    pub remote: RemoteOptions,
+    /// The kind of server (`spark.engine`): Sail computes no observed metrics, so written
+    /// rows are counted by a query of their own there.
+    pub engine: tauro_config::EngineKind,
 }
 
 impl Default for EngineOptions {
@@ -49,14 +55,37 @@ impl Default for EngineOptions {
             connect_timeout: Duration::from_secs(15),
             action_timeout: Duration::from_secs(3600),
             session_conf: BTreeMap::new(),
+            remote: RemoteOptions::default(),
+            engine: tauro_config::EngineKind::Spark,
         }
+    }
+}
+
+impl fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so that a new field must be added here too (and masked if secret).
+        let Self {
+            connect_timeout,
+            action_timeout,
+            session_conf,
+            remote,
+            engine,
+        } = self;
+        let confs = tauro_config::redact::mask_secrets(session_conf);
+        f.debug_struct("EngineOptions")
+            .field("connect_timeout", connect_timeout)
+            .field("action_timeout", action_timeout)
+            .field("session_conf", &confs)
+            .field("remote", remote)
+            .field("engine", engine)
+            .finish()
     }
 }
 
 struct EngineInner {
     root: SparkSession,
     remote: String,
-    /// The remote as given (with any token), for attaching to existing sessions.
+    /// The connection string dialled (with any token), for attaching to existing sessions.
     url: String,
     opts: EngineOptions,
     permits: Arc<Semaphore>,
@@ -81,13 +110,15 @@ impl fmt::Debug for SparkEngine {
 }
 
 impl SparkEngine {
-    /// Connects to `sc://host:port[/;use_ssl=true;token=...]`.
+    /// Connects to `sc://host:port[/;use_ssl=true;token=...]`, with the token, user agent
+    /// and session id of `opts.remote` added ([`crate::remote::connection_string`]).
     ///
     /// Probes first (TCP, then one gRPC call without retries) and reports
     /// [`Error::Unreachable`] when nothing answers within `connect_timeout`.
     pub async fn connect(remote: &str, opts: EngineOptions) -> Result<SparkEngine> {
-        wait_ready(remote, opts.connect_timeout).await?;
-        let url = remote.to_string();
+        let full = connection_string(remote, &opts.remote)?;
+        wait_ready(&full, remote, opts.connect_timeout).await?;
+        let url = full.clone();
         // `get_or_create` dials lazily but blocks on the client's own runtime.
         let root = tokio::task::spawn_blocking(move || {
             SparkSession::builder().remote(&url).get_or_create()
@@ -102,7 +133,7 @@ impl SparkEngine {
             inner: Arc::new(EngineInner {
                 root,
                 remote: redact_remote(remote),
-                url: remote.to_string(),
+                url: full,
                 opts,
                 permits: Arc::new(Semaphore::new(MAX_BLOCKING_CALLS)),
                 next_session: AtomicU64::new(1),
@@ -153,7 +184,7 @@ impl SparkEngine {
     /// an unknown id (server restarted, session expired) gives a session without queries.
     /// The session's confs are left as they are.
     pub async fn attach_session(&self, session_id: &str) -> Result<Session> {
-        let url = with_session_id(&self.inner.url, session_id);
+        let url = crate::remote::build(&self.inner.url, None, None, Some(session_id))?;
         let remote = self.inner.remote.clone();
         let spark = tokio::task::spawn_blocking(move || {
             SparkSession::builder().remote(&url).get_or_create()
@@ -179,6 +210,7 @@ impl SparkEngine {
             tag,
             Arc::clone(&self.inner.permits),
             self.inner.opts.action_timeout,
+            self.inner.opts.engine,
         ))
     }
 
@@ -194,16 +226,8 @@ impl SparkEngine {
             tag,
             Arc::clone(&self.inner.permits),
             self.inner.opts.action_timeout,
+            self.inner.opts.engine,
         ))
-    }
-}
-
-/// `remote` with the `session_id` parameter added (`sc://h:p/;a=b;session_id=...`).
-fn with_session_id(remote: &str, session_id: &str) -> String {
-    if remote.contains("/;") {
-        format!("{};session_id={session_id}", remote.trim_end_matches(';'))
-    } else {
-        format!("{}/;session_id={session_id}", remote.trim_end_matches('/'))
     }
 }
 
@@ -229,26 +253,25 @@ mod tests {
     }
 
     #[test]
-    fn session_id_is_appended_to_the_remote() {
-        let id = "550e8400-e29b-41d4-a716-446655440000";
-        assert_eq!(
-            with_session_id("sc://h:1", id),
-            format!("sc://h:1/;session_id={id}")
-        );
-        assert_eq!(
-            with_session_id("sc://h:1/", id),
-            format!("sc://h:1/;session_id={id}")
-        );
-        assert_eq!(
-            with_session_id("sc://h:1/;token=x", id),
-            format!("sc://h:1/;token=x;session_id={id}")
-        );
-    }
-
-    #[test]
     fn default_options() {
         let o = EngineOptions::default();
         assert_eq!(o.connect_timeout, Duration::from_secs(15));
         assert!(o.session_conf.is_empty());
+        assert_eq!(o.remote.token, crate::remote::TokenSource::Default);
+    }
+
+    #[test]
+    fn debug_masks_secret_confs() {
+        let mut o = EngineOptions::default();
+        o.session_conf
+            .insert("spark.hadoop.fs.s3a.secret.key".into(), "s3cr3t".into());
+        o.session_conf
+            .insert("spark.sql.ansi.enabled".into(), "true".into());
+        let shown = format!("{o:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains(r#""spark.sql.ansi.enabled": "true""#),
+            "{shown}"
+        );
     }
 }

@@ -110,6 +110,22 @@ pub enum Error {
         reason: String,
     },
 
+    /// A token would travel without TLS to a host other than localhost.
+    #[error("refusing to send the Spark Connect token to {remote} without TLS")]
+    InsecureToken {
+        /// `sc://host:port` of the remote.
+        remote: String,
+    },
+
+    /// The configured source of the Spark Connect token gave none.
+    #[error("no Spark Connect token from {origin}: {reason}")]
+    Token {
+        /// Where it was looked for (the variable or file, and the setting naming it).
+        origin: String,
+        /// Why there is none.
+        reason: String,
+    },
+
     /// No Spark Connect server answered at the remote within the connect timeout.
     #[error("Spark Connect server at {remote} did not answer within {}s ({last_error})", waited.as_secs())]
     Unreachable {
@@ -164,6 +180,23 @@ pub enum Error {
     SparkNotFound {
         /// Each place looked at, with why it was not usable.
         searched: Vec<String>,
+    },
+
+    /// No `sail` program (the pysail package) was found for `engine: sail`.
+    #[error("Sail (engine: sail) is not installed; looked at: {}", searched.join("; "))]
+    SailNotFound {
+        /// Each place looked at.
+        searched: Vec<String>,
+    },
+
+    /// The engine cannot do what was asked (Sail: streaming, ORC, Kafka, a persistent
+    /// catalog).
+    #[error("engine `{engine}` cannot run this: {what}")]
+    EngineUnsupported {
+        /// `sail`.
+        engine: String,
+        /// What it cannot do.
+        what: String,
     },
 
     /// The local Spark Connect server did not come up.
@@ -300,6 +333,26 @@ impl Error {
         }
     }
 
+    /// The same error with every occurrence of the values of secret-looking `options`
+    /// (`kafka.sasl.jaas.config`, `password`, ...) masked in Spark's message, for the case
+    /// where Spark echoes a dataset's options back.
+    pub(crate) fn mask_option_values(
+        mut self,
+        options: &std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        let secrets: Vec<&str> = options
+            .iter()
+            .filter(|(k, v)| tauro_config::redact::looks_secret(k) && v.len() >= 4)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if let Self::Spark { failure, .. } | Self::MissingDataSource { failure, .. } = &mut self {
+            for secret in secrets {
+                failure.message = failure.message.replace(secret, tauro_config::redact::MASK);
+            }
+        }
+        self
+    }
+
     /// The Spark failure behind this error, if any.
     pub fn spark_failure(&self) -> Option<&SparkFailure> {
         match self {
@@ -318,19 +371,37 @@ impl Error {
     /// True when the error means the engine cannot be reached (CLI exit code 3).
     pub fn is_unreachable(&self) -> bool {
         match self {
-            Self::Unreachable { .. } | Self::SparkNotFound { .. } | Self::ServerStart { .. } => {
-                true
-            }
+            Self::Unreachable { .. }
+            | Self::SparkNotFound { .. }
+            | Self::SailNotFound { .. }
+            | Self::ServerStart { .. } => true,
             Self::Spark { failure, .. } => failure.grpc_code == Some(GRPC_UNAVAILABLE),
             _ => false,
         }
+    }
+
+    /// True when the error is in the connection settings (remote, token source), not in
+    /// Spark or the network (CLI exit code 2).
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidRemote { .. } | Self::InsecureToken { .. } | Self::Token { .. }
+        )
     }
 
     /// How to fix the problem, where we know.
     pub fn hint(&self) -> Option<String> {
         match self {
             Self::InvalidRemote { .. } => Some(
-                "use `local` or `sc://host:port`, optionally followed by `/;use_ssl=true;token=...`"
+                "use `local` or `sc://host:port`, optionally followed by `/;use_ssl=true`; give a token through spark.token_env, spark.token_file or TAURO_SPARK_TOKEN"
+                    .into(),
+            ),
+            Self::InsecureToken { .. } => Some(
+                "add `use_ssl=true` to the remote (sc://host:443/;use_ssl=true); a token is only sent without TLS to localhost"
+                    .into(),
+            ),
+            Self::Token { .. } => Some(
+                "set the variable or write the file, or remove spark.token_env / spark.token_file to connect without a token"
                     .into(),
             ),
             Self::Unreachable { .. } => Some(
@@ -341,6 +412,15 @@ impl Error {
             Self::SparkNotFound { .. } => Some(
                 "run `scripts/setup.sh` (it creates a cached pyspark 4 virtualenv), or `pip install 'pyspark>=4'` \
                  and install Java 17; SPARK_HOME or TAURO_SPARK_VENV can point at an existing installation"
+                    .into(),
+            ),
+            Self::SailNotFound { .. } => Some(
+                "run `scripts/setup.sh` (it also installs Sail into a cached virtualenv), or \
+                 `pip install pysail`; TAURO_SAIL_BIN can point at the `sail` program"
+                    .into(),
+            ),
+            Self::EngineUnsupported { .. } => Some(
+                "run it on Apache Spark: `spark.engine: spark` (the default) or `--engine spark`"
                     .into(),
             ),
             Self::ServerStart { log, .. } => Some(format!(
@@ -467,6 +547,62 @@ mod tests {
         assert_eq!(p.get("provider").map(String::as_str), Some("delta"));
         assert_eq!(p.get("n").map(String::as_str), Some("3"));
         assert!(!p.contains_key("errorId"));
+    }
+
+    #[test]
+    fn kafka_without_its_connector_names_the_package_and_how_to_deploy_it() {
+        use spark_connect_core::error::{SparkError, SparkErrorKind};
+        for class in ["KAFKA_DATA_SOURCE_NOT_ENABLED", "DATA_SOURCE_NOT_FOUND"] {
+            let e = SparkError::classed(SparkErrorKind::Analysis, class, &[]);
+            let err = Error::spark("load input `clicks`", &e, Some("kafka"));
+            match &err {
+                Error::MissingDataSource {
+                    format, package, ..
+                } => {
+                    assert_eq!(format, "kafka");
+                    assert_eq!(
+                        package.as_deref(),
+                        Some("org.apache.spark:spark-sql-kafka-0-10_2.13:<your Spark version>")
+                    );
+                }
+                other => panic!("{class}: {other:?}"),
+            }
+            assert_eq!(
+                err.to_string(),
+                "the Spark server has no `kafka` data source"
+            );
+            let hint = err.hint().unwrap_or_default();
+            for part in [
+                "org.apache.spark:spark-sql-kafka-0-10_2.13",
+                "--packages",
+                "spark.jars.packages",
+            ] {
+                assert!(hint.contains(part), "{hint}");
+            }
+        }
+    }
+
+    #[test]
+    fn secret_option_values_are_masked_in_spark_messages() {
+        let mut f = failure("KAFKA_ERROR");
+        f.message = r#"options: kafka.sasl.jaas.config=Plain required password="hunter22";"#.into();
+        let err = Error::Spark {
+            operation: "read".into(),
+            failure: Box::new(f),
+        };
+        let options = [
+            (
+                "kafka.sasl.jaas.config",
+                r#"Plain required password="hunter22";"#,
+            ),
+            ("subscribe", "Plain"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let masked = err.mask_option_values(&options);
+        let text = masked.spark_failure().map(|f| f.message.clone());
+        assert_eq!(text.as_deref(), Some("options: kafka.sasl.jaas.config=***"));
     }
 
     #[test]

@@ -174,6 +174,12 @@ impl Frame {
         Frame::new(self.session.clone(), self.df.select(cols))
     }
 
+    /// SQL expressions as the columns (`selectExpr`, lazy).
+    pub fn select_exprs(&self, exprs: &[String]) -> Frame {
+        let exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+        Frame::new(self.session.clone(), self.df.select_expr(exprs))
+    }
+
     /// At most `n` rows (lazy).
     pub fn limit(&self, n: usize) -> Frame {
         self.same_columns(self.df.limit(i32::try_from(n).unwrap_or(i32::MAX)))

@@ -11,6 +11,7 @@ use tauro_config::{Context, DataFormat, DateWindow, InputConfig, OutputConfig};
 
 use crate::error::{Error, Result};
 use crate::frame::{Frame, fields_of};
+use crate::kafka;
 use crate::session::Session;
 use crate::sql::{date_between, format_name, validate_query};
 
@@ -58,9 +59,11 @@ impl<'a> InputLoader<'a> {
                 return Err(streaming_only(name, input.format, "an input"));
             }
             DataFormat::Kafka => {
-                // A batch read of the topics; without the spark-sql-kafka package on the
-                // server, Spark's error becomes `MissingDataSource` below.
-                let options: HashMap<String, String> = input.options.clone().into_iter().collect();
+                // A batch read of the topics, decoded as configured; without the
+                // spark-sql-kafka package on the server, Spark's error becomes
+                // `MissingDataSource` below.
+                let options: HashMap<String, String> =
+                    kafka::reader_options(input, false).into_iter().collect();
                 let df = self
                     .session
                     .inner
@@ -69,7 +72,8 @@ impl<'a> InputLoader<'a> {
                     .format("kafka")
                     .options(options)
                     .load(None);
-                Frame::new(self.session.clone(), df)
+                let raw = Frame::new(self.session.clone(), df);
+                kafka::decode(raw, input.kafka.as_ref(), &input.options)
             }
             format => {
                 let path = required(name, format, "filepath", input.filepath.as_deref())?;
@@ -88,7 +92,8 @@ impl<'a> InputLoader<'a> {
                     move || df.schema()
                 },
             )
-            .await?;
+            .await
+            .map_err(|e| e.mask_option_values(&input.options))?;
         let fields = fields_of(&schema);
         let columns: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
         let mut frame = frame.with_known_schema(fields.clone());

@@ -7,7 +7,11 @@
 //!
 //! - [`SparkEngine`] / [`Session`] / [`Frame`]: the async facade.
 //! - [`LocalServer`], [`find_spark_home`], [`warm`]: the embedded and warm local servers.
-//! - [`InputLoader`], [`OutputManager`]: datasets of a project's configuration.
+//! - [`remote`]: the connection string dialled (token from `spark.token_env` /
+//!   `spark.token_file` / `TAURO_SPARK_TOKEN`, user agent, session id), never shown with
+//!   its token.
+//! - [`InputLoader`], [`OutputManager`]: datasets of a project's configuration (Kafka
+//!   topics included: records decoded into columns and rows encoded into records).
 //! - [`Session::read_stream`], [`Frame::write_stream`], [`StreamingQuery`]: structured
 //!   streaming (sources, sinks, triggers, query control).
 //!
@@ -36,11 +40,13 @@ mod engine;
 mod error;
 mod frame;
 mod input;
+pub mod kafka;
 mod local;
 mod metrics;
 mod output;
 mod probe;
 mod process;
+pub mod remote;
 mod session;
 mod spark_home;
 mod sql;
@@ -53,9 +59,9 @@ pub use frame::{Frame, SchemaField};
 pub use input::InputLoader;
 pub use local::{LocalServer, LocalServerOptions, default_state_dir};
 pub use output::{OutputManager, WriteReport};
-pub use probe::redact_remote;
+pub use remote::{RemoteOptions, TokenSource, redact_remote};
 pub use session::{OperationTag, Session, SqlValue};
-pub use spark_home::{default_venv, find_spark_home};
+pub use spark_home::{default_venv, find_sail, find_spark_home};
 pub use streaming::{
     QueryException, QueryStatus, SinkFormat, SourceFormat, StreamSink, StreamSource, StreamingQuery,
 };

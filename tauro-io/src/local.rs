@@ -15,7 +15,8 @@ use tokio::time::{Instant, sleep};
 use crate::error::{Error, Result};
 use crate::probe::{Probe, parse_remote, probe_once};
 use crate::process::{free_port, tail, terminate};
-use crate::spark_home::{cache_dir, find_spark_home};
+use crate::spark_home::{cache_dir, find_sail, find_spark_home};
+use tauro_config::EngineKind;
 
 /// The server's main class.
 const SERVER_CLASS: &str = "org.apache.spark.sql.connect.service.SparkConnectServer";
@@ -39,6 +40,12 @@ pub struct LocalServerOptions {
     pub start_timeout: Duration,
     /// Extra `--conf key=value` for `spark-submit` (they override the defaults).
     pub conf: BTreeMap<String, String>,
+    /// Which server to start: Apache Spark (default) or Sail ([`crate::find_sail`]).
+    pub engine: EngineKind,
+    /// A persistent catalog (Spark only): the Hive catalog with its Derby metastore in
+    /// `<dir>/metastore` and the warehouse in `<dir>/warehouse`, so tables survive a restart.
+    /// `None`: Spark's in-memory catalog.
+    pub catalog_dir: Option<PathBuf>,
 }
 
 impl Default for LocalServerOptions {
@@ -50,6 +57,8 @@ impl Default for LocalServerOptions {
             state_dir: default_state_dir(),
             start_timeout: Duration::from_secs(120),
             conf: BTreeMap::new(),
+            engine: EngineKind::Spark,
+            catalog_dir: None,
         }
     }
 }
@@ -85,6 +94,18 @@ fn create_dir(path: &Path) -> Result<()> {
     })
 }
 
+/// The port asked for, or a free loopback port.
+fn port_of(opts: &LocalServerOptions) -> Result<u16> {
+    match opts.port {
+        Some(p) => Ok(p),
+        None => free_port().map_err(|source| Error::Io {
+            action: "find a free port on",
+            path: PathBuf::from("127.0.0.1"),
+            source,
+        }),
+    }
+}
+
 /// Builds the `spark-submit` command line, creating the state directories.
 pub(crate) fn prepare(opts: &LocalServerOptions, defaults: &[(&str, &str)]) -> Result<Launch> {
     let spark_home = match &opts.spark_home {
@@ -95,14 +116,7 @@ pub(crate) fn prepare(opts: &LocalServerOptions, defaults: &[(&str, &str)]) -> R
     for sub in ["logs", "pid", "warehouse", "tmp"] {
         create_dir(&state.join(sub))?;
     }
-    let port = match opts.port {
-        Some(p) => p,
-        None => free_port().map_err(|source| Error::Io {
-            action: "find a free port on",
-            path: PathBuf::from("127.0.0.1"),
-            source,
-        })?,
-    };
+    let port = port_of(opts)?;
     let mut conf: BTreeMap<String, String> = BTreeMap::new();
     conf.insert(
         "spark.connect.grpc.binding.address".into(),
@@ -119,6 +133,17 @@ pub(crate) fn prepare(opts: &LocalServerOptions, defaults: &[(&str, &str)]) -> R
         "spark.local.dir".into(),
         state.join("tmp").display().to_string(),
     );
+    let mut derby_home = state.clone();
+    if let Some(dir) = &opts.catalog_dir {
+        create_dir(&dir.join("warehouse"))?;
+        create_dir(&dir.join("metastore"))?;
+        conf.insert("spark.sql.catalogImplementation".into(), "hive".into());
+        conf.insert(
+            "spark.sql.warehouse.dir".into(),
+            dir.join("warehouse").display().to_string(),
+        );
+        derby_home = dir.join("metastore");
+    }
     for (k, v) in defaults {
         conf.insert((*k).to_string(), (*v).to_string());
     }
@@ -138,7 +163,7 @@ pub(crate) fn prepare(opts: &LocalServerOptions, defaults: &[(&str, &str)]) -> R
         args.push(format!("{k}={v}"));
     }
     args.push("--driver-java-options".into());
-    args.push(format!("-Dderby.system.home={}", state.display()));
+    args.push(format!("-Dderby.system.home={}", derby_home.display()));
     let env = vec![
         ("SPARK_HOME".to_string(), spark_home.clone()),
         ("SPARK_LOG_DIR".to_string(), state.join("logs")),
@@ -150,6 +175,42 @@ pub(crate) fn prepare(opts: &LocalServerOptions, defaults: &[(&str, &str)]) -> R
         env,
         port,
         log: state.join("logs").join(format!("spark-connect-{port}.log")),
+    })
+}
+
+/// Builds the `sail spark server` command line; its working directory (where Sail's
+/// in-memory catalog puts managed tables) is `<state_dir>/sail`.
+pub(crate) fn prepare_sail(opts: &LocalServerOptions) -> Result<Launch> {
+    if opts.catalog_dir.is_some() {
+        return Err(Error::EngineUnsupported {
+            engine: "sail".into(),
+            what: "a persistent catalog (Sail's catalog lives in memory)".into(),
+        });
+    }
+    let program = find_sail()?;
+    let state = &opts.state_dir;
+    for sub in ["logs", "sail"] {
+        create_dir(&state.join(sub))?;
+    }
+    let port = port_of(opts)?;
+    let args = [
+        "spark",
+        "server",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "-C",
+        &state.join("sail").display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec();
+    Ok(Launch {
+        program,
+        args,
+        env: Vec::new(),
+        port,
+        log: state.join("logs").join(format!("sail-{port}.log")),
     })
 }
 
@@ -227,7 +288,10 @@ pub struct LocalServer {
 impl LocalServer {
     /// Starts the server and waits until it answers gRPC.
     pub async fn start(opts: LocalServerOptions) -> Result<LocalServer> {
-        let launch = prepare(&opts, &[])?;
+        let launch = match opts.engine {
+            EngineKind::Spark => prepare(&opts, &[])?,
+            EngineKind::Sail => prepare_sail(&opts)?,
+        };
         let (out, err) = open_log(&launch.log)?;
         let mut std_cmd = std::process::Command::new(&launch.program);
         apply_env(&mut std_cmd, &launch);

@@ -92,9 +92,12 @@ impl<'a> OutputManager<'a> {
     /// package on the server, Spark's error becomes `MissingDataSource`.
     async fn write_kafka(&self, output: &OutputConfig, frame: &Frame) -> Result<WriteReport> {
         let topic = output.options.get("topic").cloned().unwrap_or_default();
+        // Rows become records (`key`, `value`) as configured; see crate::kafka.
+        let frame = &crate::kafka::encode(frame, output.kafka.as_ref());
         // Kafka takes no save mode but append (and no partitioning).
         let (observed, observation) = observe_rows(frame.df());
-        let options: HashMap<String, String> = output.options.clone().into_iter().collect();
+        let options: HashMap<String, String> =
+            crate::kafka::writer_options(output).into_iter().collect();
         let writer = observed
             .write()
             .format("kafka")
@@ -105,7 +108,8 @@ impl<'a> OutputManager<'a> {
             .run_write(frame, operation, "kafka", (writer, observation), |w| {
                 w.save(None)
             })
-            .await?;
+            .await
+            .map_err(|e| e.mask_option_values(&output.options))?;
         Ok(WriteReport {
             output: output.name.clone(),
             destination: format!("kafka topic {topic}"),
@@ -128,7 +132,12 @@ impl<'a> OutputManager<'a> {
             options.insert(PARTITION_OVERWRITE_MODE.into(), "dynamic".into());
         }
         options.extend(output.options.clone());
-        let (observed, observation) = observe_rows(frame.df());
+        // Sail computes no observed metrics: there the rows are counted after the write.
+        let (observed, observation) = if frame.session().engine().observes_metrics() {
+            observe_rows(frame.df())
+        } else {
+            (frame.df().clone(), String::new())
+        };
         let mut writer = observed
             .write()
             .format(source)
@@ -154,10 +163,14 @@ impl<'a> OutputManager<'a> {
     {
         let (writer, observation) = writer;
         let spark = frame.session().inner.spark.clone();
+        let df = frame.df().clone();
         frame
             .session()
             .run_with_format(operation, Some(source), move || {
                 save(writer)?;
+                if observation.is_empty() {
+                    return Ok(u64::try_from(df.count()?).ok());
+                }
                 Ok(rows_written(
                     spark.last_execution_info().as_ref(),
                     &observation,
@@ -244,6 +257,10 @@ impl<'a> OutputManager<'a> {
                 string_literal(path)
             ))
             .await?;
+        // Sail lists a table's files when it reads them, and has neither statement.
+        if self.session.engine() == tauro_config::EngineKind::Sail {
+            return Ok(());
+        }
         if !output.partition_by.is_empty() {
             self.session
                 .execute(&format!("ALTER TABLE {quoted} RECOVER PARTITIONS"))
@@ -301,6 +318,7 @@ mod tests {
             write_mode: WriteMode::Append,
             partition_by: Vec::new(),
             options: BTreeMap::new(),
+            kafka: None,
             location: Location {
                 file: PathBuf::from("output.yaml"),
                 line: 1,

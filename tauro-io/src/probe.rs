@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
 
 use crate::error::{Error, GRPC_UNAVAILABLE};
+use crate::remote::redact_remote;
 
 /// The longest single TCP or gRPC attempt; later attempts follow until the deadline.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -83,9 +84,10 @@ pub(crate) async fn probe_once(builder: &ChannelBuilder, limit: Duration) -> Res
     }
 }
 
-/// Probes until the server answers or `wait` has passed.
-pub(crate) async fn wait_ready(remote: &str, wait: Duration) -> Result<(), Error> {
-    let builder = parse_remote(remote)?;
+/// Probes `url` until the server answers or `wait` has passed; messages show `remote`
+/// (what the user wrote, rather than the full connection string), token masked.
+pub(crate) async fn wait_ready(url: &str, remote: &str, wait: Duration) -> Result<(), Error> {
+    let builder = parse_remote(url)?;
     let start = Instant::now();
     let deadline = start + wait;
     loop {
@@ -107,33 +109,9 @@ pub(crate) async fn wait_ready(remote: &str, wait: Duration) -> Result<(), Error
     }
 }
 
-/// The remote with the value of any `token` parameter masked.
-pub fn redact_remote(remote: &str) -> String {
-    let Some((head, params)) = remote.split_once(';') else {
-        return remote.to_string();
-    };
-    let params: Vec<String> = params
-        .split(';')
-        .map(|p| match p.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("token") => format!("{k}=***"),
-            _ => p.to_string(),
-        })
-        .collect();
-    format!("{head};{}", params.join(";"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_masked() {
-        assert_eq!(
-            redact_remote("sc://h:443/;use_ssl=true;token=SECRET"),
-            "sc://h:443/;use_ssl=true;token=***"
-        );
-        assert_eq!(redact_remote("sc://h:15002"), "sc://h:15002");
-    }
 
     #[test]
     fn bad_remotes_are_rejected() {

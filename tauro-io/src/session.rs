@@ -59,6 +59,7 @@ fn days_since_epoch(d: NaiveDate) -> i32 {
 pub(crate) struct SessionInner {
     pub(crate) spark: SparkSession,
     pub(crate) tag: String,
+    engine: tauro_config::EngineKind,
     permits: Arc<Semaphore>,
     /// Bumped by `cancel()`; running actions watch it.
     cancel: watch::Sender<u64>,
@@ -119,12 +120,14 @@ impl Session {
         tag: String,
         permits: Arc<Semaphore>,
         action_timeout: Duration,
+        engine: tauro_config::EngineKind,
     ) -> Self {
         let (cancel, _) = watch::channel(0);
         Self {
             inner: Arc::new(SessionInner {
                 spark,
                 tag,
+                engine,
                 permits,
                 cancel,
             }),
@@ -149,6 +152,11 @@ impl Session {
     /// the streaming queries started in it) with [`crate::SparkEngine::attach_session`].
     pub fn id(&self) -> &str {
         self.inner.spark.session_id()
+    }
+
+    /// The kind of server this session is on.
+    pub fn engine(&self) -> tauro_config::EngineKind {
+        self.inner.engine
     }
 
     /// The interrupt tag attached to all of this session's operations.

@@ -59,6 +59,51 @@ pub fn find_spark_home() -> Result<PathBuf> {
     Err(Error::SparkNotFound { searched })
 }
 
+/// Where `scripts/setup.sh` installs Sail (pysail), below the cache directory.
+const SAIL_VENV_SUBDIR: &str = "tauro/sail-venv";
+
+/// Finds the `sail` program for an embedded Sail server, in this order: `TAURO_SAIL_BIN`,
+/// `bin/sail` of the virtualenv named by `TAURO_SAIL_VENV`, of the cached virtualenv
+/// `$XDG_CACHE_HOME/tauro/sail-venv` (`~/.cache/tauro/sail-venv`), then `sail` on `PATH`.
+pub fn find_sail() -> Result<PathBuf> {
+    let mut searched = Vec::new();
+    let mut candidates: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(bin) = std::env::var_os("TAURO_SAIL_BIN").filter(|v| !v.is_empty()) {
+        candidates.push(("TAURO_SAIL_BIN".into(), PathBuf::from(bin)));
+    }
+    if let Some(venv) = std::env::var_os("TAURO_SAIL_VENV").filter(|v| !v.is_empty()) {
+        candidates.push((
+            "TAURO_SAIL_VENV".into(),
+            PathBuf::from(venv).join("bin").join("sail"),
+        ));
+    }
+    if let Some(cache) = cache_dir() {
+        candidates.push((
+            "cached virtualenv".into(),
+            cache.join(SAIL_VENV_SUBDIR).join("bin").join("sail"),
+        ));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let bin = dir.join("sail");
+            if bin.is_file() {
+                candidates.push(("PATH".into(), bin));
+                break;
+            }
+        }
+    }
+    for (label, bin) in candidates {
+        if bin.is_file() {
+            return Ok(bin);
+        }
+        searched.push(format!("{label} = {} (missing)", bin.display()));
+    }
+    if searched.is_empty() {
+        searched.push("PATH (no sail)".into());
+    }
+    Err(Error::SailNotFound { searched })
+}
+
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/tauro/spark-venv`.
 pub fn default_venv() -> Option<PathBuf> {
     cache_dir().map(|c| c.join(VENV_SUBDIR))

@@ -11,11 +11,12 @@ use std::fmt;
 use std::time::Duration;
 
 use spark_connect::streaming::Trigger;
-use tauro_config::{OutputMode, StreamTrigger};
+use tauro_config::{KafkaInput, KafkaOutput, OutputMode, StreamTrigger};
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::frame::{Frame, fields_of};
+use crate::kafka;
 use crate::session::Session;
 
 /// Extra time given to a blocking call that itself waits (await termination) beyond its own
@@ -82,6 +83,9 @@ pub struct StreamSource {
     pub schema: Option<String>,
     /// Reader options (`maxFilesPerTrigger`, `kafka.bootstrap.servers`, `subscribe`, ...).
     pub options: BTreeMap<String, String>,
+    /// How Kafka records are decoded into columns (Kafka sources only; `None`: Spark's raw
+    /// Kafka columns).
+    pub kafka: Option<KafkaInput>,
 }
 
 /// A streaming sink format.
@@ -139,6 +143,9 @@ pub struct StreamSink {
     pub table: Option<String>,
     /// Writer options (`topic`, `kafka.bootstrap.servers`, `header`, ...).
     pub options: BTreeMap<String, String>,
+    /// How rows are encoded into Kafka records (Kafka sinks only; `None`: the frame is
+    /// written as it is).
+    pub kafka: Option<KafkaOutput>,
     /// Partition columns.
     pub partition_by: Vec<String>,
     /// Output mode.
@@ -252,16 +259,21 @@ impl Session {
         if let Some(schema) = &source.schema {
             reader = reader.schema(schema.clone());
         }
-        let df = reader.load(path.as_deref());
-        let probe = df.clone();
+        let raw = Frame::new(self.clone(), reader.load(path.as_deref()));
+        let frame = match source.format {
+            SourceFormat::Kafka => kafka::decode(raw, source.kafka.as_ref(), &source.options),
+            _ => raw,
+        };
+        let probe = frame.df().clone();
         let schema = self
             .run_with_format(
                 format!("read stream `{}`", source.name),
                 Some(format),
                 move || probe.schema(),
             )
-            .await?;
-        Ok(Frame::new(self.clone(), df).with_known_schema(fields_of(&schema)))
+            .await
+            .map_err(|e| e.mask_option_values(&source.options))?;
+        Ok(frame.with_known_schema(fields_of(&schema)))
     }
 }
 
@@ -269,7 +281,11 @@ impl Frame {
     /// Starts a streaming query writing this (streaming) frame to a sink.
     pub async fn write_stream(&self, sink: &StreamSink) -> Result<StreamingQuery> {
         let format = sink.format.as_spark();
-        let mut writer = self
+        let encoded = match sink.format {
+            SinkFormat::Kafka => kafka::encode(self, sink.kafka.as_ref()),
+            _ => self.clone(),
+        };
+        let mut writer = encoded
             .df()
             .write_stream()
             .output_mode(sink.output_mode.as_spark())
@@ -320,7 +336,8 @@ impl Frame {
                     (_, None) => writer.start(""),
                 },
             )
-            .await?;
+            .await
+            .map_err(|e| e.mask_option_values(&sink.options))?;
         Ok(StreamingQuery {
             session: self.session().clone(),
             query,

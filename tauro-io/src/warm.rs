@@ -220,6 +220,15 @@ pub async fn resolve_local(remote: &str, local: LocalServerOptions) -> Result<Re
             server: None,
         });
     }
+    // The warm server is a Spark server with an in-memory catalog; Sail starts in well
+    // under a second anyway, and a persistent catalog needs a server of its own.
+    if local.engine == tauro_config::EngineKind::Sail || local.catalog_dir.is_some() {
+        let server = LocalServer::start(local).await?;
+        return Ok(ResolvedRemote {
+            remote: server.remote(),
+            server: Some(server),
+        });
+    }
     match status(&local.state_dir).await? {
         WarmStatus::Running(server) => {
             tracing::info!(remote = %server.remote, "using the warm Spark Connect server");

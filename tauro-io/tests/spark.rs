@@ -10,6 +10,8 @@ mod common;
 mod engine;
 #[path = "spark/formats.rs"]
 mod formats;
+#[path = "spark/kafka.rs"]
+mod kafka;
 #[path = "spark/local.rs"]
 mod local;
 #[path = "spark/modes.rs"]

@@ -116,6 +116,7 @@ pub fn build_spec(
                     path: input.filepath.clone(),
                     schema: input.schema.clone(),
                     options: input.options.clone(),
+                    kafka: input.kafka.clone(),
                 }),
                 None => issues.push(issue(
                     IssueKind::BatchOnlySource,
@@ -198,6 +199,7 @@ fn sink_of(
         path: output.filepath.clone(),
         table: output.table.clone(),
         options: output.options.clone(),
+        kafka: output.kafka.clone(),
         partition_by: output.partition_by.clone(),
         output_mode: settings.output_mode,
         query_name: Some(

@@ -288,6 +288,7 @@ mod tests {
                 path: Some("/in".into()),
                 schema: Some("id INT".into()),
                 options: BTreeMap::new(),
+                kafka: None,
             }],
             static_inputs: Vec::new(),
             sql: "SELECT * FROM events".into(),
@@ -299,6 +300,7 @@ mod tests {
                 path: Some("/out".into()),
                 table: None,
                 options: BTreeMap::new(),
+                kafka: None,
                 partition_by: Vec::new(),
                 output_mode: OutputMode::Append,
                 query_name: None,
@@ -389,6 +391,7 @@ mod tests {
                 ("subscribe".into(), "t".into()),
                 ("assign".into(), "{}".into()),
             ]),
+            kafka: None,
         });
         let issues = StreamingValidator::check_one(&s);
         assert_eq!(

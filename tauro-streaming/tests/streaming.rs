@@ -319,6 +319,7 @@ async fn kafka_and_delta_without_their_packages_are_clear_errors() {
             ("kafka.bootstrap.servers".into(), "localhost:9092".into()),
             ("subscribe".into(), "clicks".into()),
         ]),
+        kafka: None,
     };
     let err = session.read_stream(&kafka).await.unwrap_err();
     match &err {
@@ -343,6 +344,7 @@ async fn kafka_and_delta_without_their_packages_are_clear_errors() {
         path: Some(tmp.path().display().to_string()),
         schema: None,
         options: BTreeMap::new(),
+        kafka: None,
     };
     let err = session.read_stream(&delta).await.unwrap_err();
     match &err {

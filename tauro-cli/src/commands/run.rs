@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tauro_config::{Context, DateWindow};
+use tauro_config::{Context, DateWindow, EngineKind};
 use tauro_exec::{
     EventBus, Executor, FanoutSink, FileModelRegistry, IncrementalRun, LineageOptions, MlOverrides,
     MlPlan, ModelRegistry, NodeRegistry, PipelineValidator, Plan, PlanAction, PlanReason,
     RetryPolicy, RunReport, SelectionSpec, SparkNodeRunner,
 };
 use tauro_io::warm::{self, ResolvedRemote};
-use tauro_io::{EngineOptions, LocalServerOptions, SparkEngine};
+use tauro_io::{EngineOptions, LocalServerOptions, RemoteOptions, SparkEngine, TokenSource};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{EngineArgs, MlArgs, OutputFormat, SelectArgs, Track, WindowArgs};
@@ -162,6 +162,12 @@ pub async fn execute(
 
     let mut server = None;
     let result = if plan.needs_engine() {
+        let running = plan
+            .nodes
+            .iter()
+            .filter(|n| n.action == PlanAction::Run)
+            .map(|n| n.name.as_str());
+        refuse_unsupported(ctx, engine, running)?;
         let connected = connect(ctx, engine, human).await?;
         server = connected.server;
         run_on_spark(ctx, &inc, plan, connected.engine, engine, &run_id).await
@@ -217,6 +223,39 @@ pub async fn execute(
     }
 }
 
+/// The kind of server: `--engine`, else `spark.engine`.
+pub fn engine_kind(ctx: &Context, args: &EngineArgs) -> EngineKind {
+    args.engine.unwrap_or(ctx.global.spark.engine)
+}
+
+/// Fails (before any server starts) when the engine cannot run some of `nodes` (Sail: streaming
+/// nodes, ORC and Kafka datasets), naming each with where it is configured.
+pub fn refuse_unsupported<'a>(
+    ctx: &Context,
+    args: &EngineArgs,
+    nodes: impl IntoIterator<Item = &'a str>,
+) -> Result<(), CliError> {
+    let kind = engine_kind(ctx, args);
+    let found = tauro_config::engine::unsupported(ctx, nodes, kind);
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Usage {
+        message: format!(
+            "engine `{kind}` cannot run this pipeline:\n{}",
+            found
+                .iter()
+                .map(|u| format!("  {u}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        hint: Some(
+            "run it on Apache Spark: `--engine spark` or `spark.engine: spark` (the default)"
+                .into(),
+        ),
+    })
+}
+
 /// A connected engine, and the embedded server started for it (stop it at the end).
 pub struct Connected {
     /// The engine.
@@ -232,12 +271,24 @@ pub async fn connect(ctx: &Context, args: &EngineArgs, human: bool) -> Result<Co
         .remote
         .clone()
         .unwrap_or_else(|| ctx.global.spark.remote.clone());
-    let ResolvedRemote { remote, server } = resolve_remote(ctx, &remote, human).await?;
+    let embedded = remote.trim().eq_ignore_ascii_case("local");
+    let kind = engine_kind(ctx, args);
+    let ResolvedRemote { remote, server } = resolve_remote(ctx, &remote, kind, human).await?;
     let spark = &ctx.global.spark;
+    let mut remote_options = RemoteOptions::from_settings(spark);
+    if embedded {
+        // The local server tauro runs takes no token.
+        remote_options.token = TokenSource::None;
+    }
+    if let Some(id) = &args.session_id {
+        remote_options.session_id = Some(id.clone());
+    }
     let options = EngineOptions {
         connect_timeout: spark.connect_timeout,
         action_timeout: spark.action_timeout,
         session_conf: spark.config.clone(),
+        remote: remote_options,
+        engine: kind,
     };
     match SparkEngine::connect(&remote, options).await {
         Ok(engine) => Ok(Connected { engine, server }),
@@ -263,14 +314,24 @@ pub async fn stop_server(server: Option<tauro_io::LocalServer>, human: bool) {
 async fn resolve_remote(
     ctx: &Context,
     remote: &str,
+    kind: EngineKind,
     human: bool,
 ) -> Result<ResolvedRemote, CliError> {
+    let spark = &ctx.global.spark;
     let local = LocalServerOptions {
-        master: ctx.global.spark.local_master.clone(),
+        master: spark.local_master.clone(),
+        engine: kind,
+        catalog_dir: spark
+            .persistent_catalog
+            .then(|| ctx.project_dir.join(".tauro").join("catalog")),
         ..LocalServerOptions::default()
     };
     if human && remote.trim().eq_ignore_ascii_case("local") {
-        eprintln!("starting a local Spark Connect server (spark.remote: local) …");
+        let server = match kind {
+            EngineKind::Spark => "Spark Connect server",
+            EngineKind::Sail => "Sail server",
+        };
+        eprintln!("starting a local {server} (spark.remote: local) …");
     }
     let started = Instant::now();
     let resolved = warm::resolve_local(remote, local).await?;

@@ -35,6 +35,13 @@ pub async fn run(
     }
     let until_available =
         args.until_available || tauro_streaming::every_trigger_terminates(&ctx, &request.pipeline);
+    if let Some(pipeline) = ctx.pipelines.get(&request.pipeline) {
+        run::refuse_unsupported(
+            &ctx,
+            &args.engine,
+            pipeline.nodes.iter().map(String::as_str),
+        )?;
+    }
     let connected = run::connect(&ctx, &args.engine, human).await?;
     let (cancel, ctrl_c) = run::ctrl_c_token();
     let run_id = tauro_exec::new_run_id();
@@ -141,6 +148,8 @@ pub async fn manage(args: StreamArgs, output: OutputFormat) -> Result<ExitCode, 
     let pipeline = ctx.pipeline(&pipeline)?.name.clone();
     let engine_args = EngineArgs {
         remote,
+        engine: None,
+        session_id: None,
         max_workers: None,
         continue_on_error: false,
         retry: None,

@@ -142,6 +142,7 @@ pub fn input(name: &str, format: DataFormat, filepath: Option<String>) -> InputC
         date_column: None,
         partition_filter: None,
         expectations: Vec::new(),
+        kafka: None,
         location: loc(),
     }
 }
@@ -162,6 +163,7 @@ pub fn output(
         write_mode: mode,
         partition_by: Vec::new(),
         options: BTreeMap::new(),
+        kafka: None,
         location: loc(),
     }
 }
@@ -176,13 +178,7 @@ pub fn context(inputs: Vec<InputConfig>, outputs: Vec<OutputConfig>) -> Context 
             input_path: String::new(),
             output_path: String::new(),
             mode: "local".into(),
-            spark: SparkSettings {
-                remote: "local".into(),
-                config: BTreeMap::new(),
-                connect_timeout: Duration::from_secs(15),
-                action_timeout: Duration::from_secs(3600),
-                local_master: "local[2]".into(),
-            },
+            spark: SparkSettings::default(),
             start_date: None,
             end_date: None,
             max_workers: 4,

@@ -370,7 +370,19 @@ async fn batch_kafka_needs_its_package_and_rate_console_are_streaming_only() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    // Decoding and encoding do not change what a missing connector reports.
+    kafka_in.kafka = Some(tauro_config::KafkaInput {
+        value_format: Some(tauro_config::KafkaFormat::Json),
+        value_schema: Some("id BIGINT".into()),
+        key_format: None,
+        key_schema: None,
+    });
     let mut kafka_out = output("sent", DataFormat::Kafka, None, WriteMode::Append);
+    kafka_out.kafka = Some(tauro_config::KafkaOutput {
+        value_format: Some(tauro_config::KafkaFormat::Json),
+        value_column: None,
+        key: None,
+    });
     kafka_out.options = [
         ("kafka.bootstrap.servers", "localhost:9092"),
         ("topic", "sent"),

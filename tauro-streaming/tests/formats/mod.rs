@@ -117,7 +117,7 @@ fn yaml_kafka_to_kafka_pipeline_validates() {
     );
     let err = load(dir).unwrap_err().to_string();
     assert!(
-        err.contains("config/output.yaml:3: kafka output 'clean_clicks' needs option `topic`"),
+        err.contains("config/output.yaml:3: kafka output 'clean_clicks' needs `topic` (or the option `topic`)"),
         "{err}"
     );
 }
@@ -164,7 +164,7 @@ fn yaml_rate_to_console_and_format_misuse() {
     );
     let err = load(dir).unwrap_err().to_string();
     assert!(
-        err.contains("config/input.yaml:3: kafka input 'raw_clicks' needs exactly one of the options subscribe, subscribePattern, assign (found none)"),
+        err.contains("config/input.yaml:3: kafka input 'raw_clicks' needs exactly one of `topics`, `topic_pattern`, `assign` (found none)"),
         "{err}"
     );
 }
