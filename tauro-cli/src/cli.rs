@@ -75,6 +75,8 @@ pub enum Command {
     Db(DbArgs),
     /// Serve /metrics, /health and the runs as JSON over HTTP (optionally with the scheduler).
     Serve(ServeArgs),
+    /// Delta table maintenance of an output: vacuum, optimize, history.
+    Delta(DeltaArgs),
 }
 
 /// Which nodes a run considers, and whether unchanged nodes are reused.
@@ -747,6 +749,59 @@ pub struct ValidateArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// `delta` arguments.
+#[derive(Debug, Args)]
+pub struct DeltaArgs {
+    #[command(subcommand)]
+    pub action: DeltaAction,
+}
+
+/// The output a Delta maintenance statement runs on, and where.
+#[derive(Debug, Args)]
+pub struct DeltaTarget {
+    /// The output (its Delta path or table).
+    #[arg(value_name = "OUTPUT")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// A Delta maintenance statement on one output's table.
+#[derive(Debug, Subcommand)]
+pub enum DeltaAction {
+    /// VACUUM: delete files the table no longer references, older than the retention.
+    Vacuum {
+        #[command(flatten)]
+        target: DeltaTarget,
+        /// Keep files younger than this many hours (Delta's default: 168).
+        #[arg(long)]
+        retain_hours: Option<f64>,
+        /// List what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// OPTIMIZE: compact small files, optionally clustering by columns (Z-order).
+    Optimize {
+        #[command(flatten)]
+        target: DeltaTarget,
+        /// Only the partitions matching this predicate.
+        #[arg(long = "where")]
+        filter: Option<String>,
+        /// Cluster the rewritten files by these columns.
+        #[arg(long, value_delimiter = ',')]
+        zorder_by: Vec<String>,
+    },
+    /// DESCRIBE HISTORY: the table's versions (time travel reads them with `version:`).
+    History {
+        #[command(flatten)]
+        target: DeltaTarget,
+    },
 }
 
 /// `list` arguments.

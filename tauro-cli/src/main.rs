@@ -64,6 +64,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Backfill(args) => commands::backfill::run(args, cli.output).await,
         Command::Db(args) => commands::db::run(args, cli.output).await,
         Command::Serve(args) => commands::serve::run(args, cli.output).await,
+        Command::Delta(args) => commands::delta::run(args, cli.output).await,
     }
 }
 

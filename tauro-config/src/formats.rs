@@ -10,7 +10,7 @@ pub(crate) const FORMAT_NAMES: [&str; 12] = [
 ];
 
 /// Every write mode name.
-pub(crate) const WRITE_MODE_NAMES: [&str; 4] = ["overwrite", "append", "ignore", "error"];
+pub(crate) const WRITE_MODE_NAMES: [&str; 5] = ["overwrite", "append", "ignore", "error", "merge"];
 
 impl DataFormat {
     /// Parses a format name (any case).
@@ -83,6 +83,7 @@ impl WriteMode {
             "append" => WriteMode::Append,
             "ignore" => WriteMode::Ignore,
             "error" | "errorifexists" => WriteMode::Error,
+            "merge" | "upsert" => WriteMode::Merge,
             _ => return None,
         })
     }
@@ -90,7 +91,7 @@ impl WriteMode {
 
 impl std::fmt::Display for WriteMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_spark())
+        f.write_str(self.as_str())
     }
 }
 
@@ -104,7 +105,7 @@ mod tests {
             assert_eq!(DataFormat::parse(name).map(DataFormat::as_str), Some(name));
         }
         for name in WRITE_MODE_NAMES {
-            assert_eq!(WriteMode::parse(name).map(WriteMode::as_spark), Some(name));
+            assert_eq!(WriteMode::parse(name).map(WriteMode::as_str), Some(name));
         }
         assert_eq!(DataFormat::parse("Parquet"), Some(DataFormat::Parquet));
         assert_eq!(WriteMode::parse("ErrorIfExists"), Some(WriteMode::Error));

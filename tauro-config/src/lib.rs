@@ -50,6 +50,7 @@
 mod build;
 mod context;
 mod dates;
+pub mod delta;
 mod descriptor;
 mod diag;
 pub mod engine;

@@ -347,6 +347,9 @@ pub enum WriteMode {
     Ignore,
     /// Fail if the destination exists.
     Error,
+    /// Upsert on `merge_keys` (Delta outputs; SQL `MERGE INTO`): matching rows are updated,
+    /// the others inserted.
+    Merge,
 }
 
 impl WriteMode {
@@ -357,6 +360,17 @@ impl WriteMode {
             Self::Append => "append",
             Self::Ignore => "ignore",
             Self::Error => "error",
+            // Not a save mode: a merge into nothing creates the table, and never over an
+            // existing one.
+            Self::Merge => "error",
+        }
+    }
+
+    /// Its configuration name (`overwrite`, …, `merge`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Merge => "merge",
+            other => other.as_spark(),
         }
     }
 }
@@ -384,6 +398,8 @@ pub struct OutputConfig {
     pub options: BTreeMap<String, String>,
     /// How rows become records, for `format: kafka` (`None` for other formats).
     pub kafka: Option<crate::kafka::KafkaOutput>,
+    /// Merge keys and table properties, for Delta outputs (`None` for other formats).
+    pub delta: Option<crate::delta::DeltaOutput>,
     /// Where the output was defined.
     pub location: Location,
 }

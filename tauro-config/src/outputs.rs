@@ -33,9 +33,14 @@ const BASE_KEYS: [&str; 16] = [
     "table_name",
 ];
 
-/// Every key an output may have: the base keys and Kafka's first-class keys.
+/// Every key an output may have: the base keys and Kafka's and Delta's first-class keys.
 fn keys() -> Vec<&'static str> {
-    [&BASE_KEYS[..], &kafka::OUTPUT_KEYS[..]].concat()
+    [
+        &BASE_KEYS[..],
+        &kafka::OUTPUT_KEYS[..],
+        &crate::delta::OUTPUT_KEYS[..],
+    ]
+    .concat()
 }
 
 const FORMATS: [&str; 10] = [
@@ -131,16 +136,31 @@ pub(crate) fn build(
                     .collect()
             })
             .unwrap_or_default();
+        let write_mode = write_mode(&f, name, diags);
+        let stored = match (format, table_format) {
+            (DataFormat::Table, Some(stored)) => stored,
+            _ => format,
+        };
+        let delta = crate::delta::output(
+            &f,
+            name,
+            stored,
+            write_mode,
+            &mut options,
+            entry.key_loc,
+            diags,
+        );
         let output = OutputConfig {
             name: name.clone(),
             format,
             filepath,
             table,
             table_format,
-            write_mode: write_mode(&f, name, diags),
+            write_mode,
             partition_by,
             options,
             kafka,
+            delta,
             location: location(entry.key_loc),
         };
         out.insert(name.clone(), output);

@@ -574,3 +574,31 @@ fn kafka_datasets_are_checked_against_the_nodes_reading_them() {
         ]
     );
 }
+
+#[test]
+fn delta_keys_and_merge_are_checked() {
+    let p = Project::new();
+    p.write("config/pipelines.yaml", "p:\n  nodes: [n]\n")
+        .write(
+            "config/nodes.yaml",
+            "n:\n  output: [a, b, c, d]\n  sql: SELECT 1\n",
+        )
+        .write(
+            "config/output.yaml",
+            "a:\n  format: delta\n  filepath: a\n  write_mode: merge\n\
+             b:\n  format: parquet\n  filepath: b\n  merge_keys: [id]\n  write_mode: merge\n\
+             c:\n  format: delta\n  filepath: c\n  write_mode: append\n  replace_where: \"day = 1\"\n  merge_keys: [id]\n\
+             d:\n  format: delta\n  filepath: d\n  merge_schema: true\n  options: {mergeSchema: 'false'}\n",
+        );
+    assert_eq!(
+        p.errors(),
+        vec![
+            "config/output.yaml:1: output 'a': write_mode merge needs `merge_keys`",
+            "config/output.yaml:5: output 'b': write_mode merge needs a Delta output, not parquet",
+            "config/output.yaml:8: output 'b': `merge_keys` only applies to Delta outputs, not parquet",
+            "config/output.yaml:14: output 'c': `replace_where` replaces the matching rows of an overwrite; write_mode is append",
+            "config/output.yaml:15: output 'c': `merge_keys` apply to write_mode merge; write_mode is append",
+            "config/output.yaml:19: output 'd': `merge_schema` and options.mergeSchema both given; keep one",
+        ]
+    );
+}

@@ -147,6 +147,7 @@ fn output(name: &str) -> OutputConfig {
         partition_by: Vec::new(),
         options: BTreeMap::new(),
         kafka: None,
+        delta: None,
         location: loc(1),
     }
 }

@@ -109,6 +109,7 @@ fn parquet_output(name: &str, dir: &Path) -> OutputConfig {
         partition_by: Vec::new(),
         options: BTreeMap::new(),
         kafka: None,
+        delta: None,
         location: loc("output.yml"),
     }
 }

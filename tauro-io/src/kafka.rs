@@ -250,6 +250,7 @@ mod tests {
             partition_by: Vec::new(),
             options: options(&[("kafka.bootstrap.servers", "b:9092"), ("topic", "t")]),
             kafka: None,
+            delta: None,
             location: location(),
         };
         assert_eq!(writer_options(&o), o.options);

@@ -36,6 +36,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod delta;
 mod engine;
 mod error;
 mod frame;

@@ -67,6 +67,70 @@ impl<'a> OutputManager<'a> {
         if output.format == DataFormat::Kafka {
             return self.write_kafka(output, frame).await;
         }
+        let report = if output.write_mode == WriteMode::Merge {
+            self.write_merge(output, source, frame).await?
+        } else {
+            self.write_new(output, source, frame).await?
+        };
+        if let Some(delta) = &output.delta {
+            crate::delta::set_properties(frame.session(), output, &delta.table_properties).await?;
+        }
+        Ok(report)
+    }
+
+    /// Upserts `frame` into the output's Delta table on its `merge_keys`; the first write
+    /// (no table there yet) creates it.
+    async fn write_merge(
+        &self,
+        output: &OutputConfig,
+        source: &str,
+        frame: &Frame,
+    ) -> Result<WriteReport> {
+        let Some(target) = crate::delta::target(output) else {
+            return Err(Error::MissingField {
+                dataset: output.name.clone(),
+                format: format_name(output.format).into(),
+                field: "filepath",
+            });
+        };
+        let session = frame.session();
+        if !crate::delta::exists(session, &target).await {
+            return self.write_new(output, source, frame).await;
+        }
+        let keys = output
+            .delta
+            .as_ref()
+            .map(|d| d.merge_keys.clone())
+            .unwrap_or_default();
+        let view = crate::delta::source_view(&output.name);
+        frame.create_temp_view(&view).await?;
+        let rows = frame.count().await?;
+        let merge_schema = output
+            .options
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("mergeSchema") && v.eq_ignore_ascii_case("true"));
+        crate::delta::merge(session, &target, &view, &keys, merge_schema).await?;
+        session
+            .execute(&format!("DROP VIEW IF EXISTS {view}"))
+            .await?;
+        Ok(WriteReport {
+            output: output.name.clone(),
+            destination: output
+                .filepath
+                .clone()
+                .or_else(|| output.table.as_ref().map(|t| format!("table {t}")))
+                .unwrap_or_default(),
+            rows: Some(rows),
+        })
+    }
+
+    /// Writes `frame` with the output's save mode (to its path, its table, or both).
+    async fn write_new(
+        &self,
+        output: &OutputConfig,
+        source: &str,
+        frame: &Frame,
+    ) -> Result<WriteReport> {
         match (&output.table, &output.filepath) {
             (Some(table), None) => self.write_managed_table(output, table, source, frame).await,
             (table, Some(path)) => {
@@ -128,7 +192,15 @@ impl<'a> OutputManager<'a> {
         if source == "csv" {
             options.insert("header".into(), "true".into());
         }
-        if output.write_mode == WriteMode::Overwrite && !output.partition_by.is_empty() {
+        // Delta refuses `replaceWhere` together with dynamic partition overwrite.
+        let replace_where = output
+            .options
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("replaceWhere"));
+        if output.write_mode == WriteMode::Overwrite
+            && !output.partition_by.is_empty()
+            && !replace_where
+        {
             options.insert(PARTITION_OVERWRITE_MODE.into(), "dynamic".into());
         }
         options.extend(output.options.clone());
@@ -319,6 +391,7 @@ mod tests {
             partition_by: Vec::new(),
             options: BTreeMap::new(),
             kafka: None,
+            delta: None,
             location: Location {
                 file: PathBuf::from("output.yaml"),
                 line: 1,

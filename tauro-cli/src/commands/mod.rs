@@ -2,6 +2,7 @@
 
 pub mod backfill;
 pub mod db;
+pub mod delta;
 pub mod exec;
 pub mod experiment;
 pub mod graph;

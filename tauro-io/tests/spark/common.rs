@@ -164,6 +164,7 @@ pub fn output(
         partition_by: Vec::new(),
         options: BTreeMap::new(),
         kafka: None,
+        delta: None,
         location: loc(),
     }
 }
