@@ -84,6 +84,7 @@ fn command(args: &[&str]) -> Command {
         .env_remove("TAURO_PROJECT")
         // Tests pass --remote explicitly; the suite's server must not leak into projects.
         .env_remove("TAURO_SPARK_REMOTE")
+        .env_remove("TAURO_ENGINE")
         .env("NO_COLOR", "1");
     cmd
 }

@@ -127,3 +127,38 @@ fn sail_refuses_streaming_nodes_before_starting_anything() {
     assert!(run.stderr.contains("nodes.yaml:"), "{}", run.stderr);
     assert!(!run.stderr.contains("starting a local"), "{}", run.stderr);
 }
+
+#[test]
+fn persistent_catalog_keeps_tables_across_server_restarts() {
+    if spark_remote().is_none() {
+        return;
+    }
+    let p = integration_tests::Project::new(
+        "input_path: data\noutput_path: out\nspark:\n  remote: local\n  catalog: persistent\n",
+        "write:\n  nodes: [w]\n  requires_dates: false\nread:\n  nodes: [r]\n  requires_dates: false\n",
+        "w:\n  output: [kept]\n  sql: SELECT * FROM VALUES (1, 'a'), (2, 'b') AS t(id, name)\n\
+         r:\n  input: [kept_table]\n  output: [copy]\n  sql: SELECT * FROM kept_table\n",
+        "kept_table:\n  format: table\n  table: kept\n",
+        "kept:\n  format: table\n  table: kept\n  table_format: parquet\ncopy:\n  format: parquet\n  filepath: copy\n",
+    );
+    let project = p.arg();
+    // Each run starts (and stops) its own local server: the table outlives the first one.
+    for pipeline in ["write", "read"] {
+        let run = tauro(
+            &[
+                "--output",
+                "json",
+                "exec",
+                "--project",
+                &project,
+                "--pipeline",
+                pipeline,
+            ],
+            &[],
+        );
+        assert_eq!(run.code, 0, "{pipeline}:\n{}\n{}", run.stdout, run.stderr);
+        assert_eq!(run.json()["rows_written"], 2, "{pipeline}: {}", run.stdout);
+    }
+    assert!(p.path().join(".tauro/catalog/metastore").is_dir());
+    assert!(p.path().join(".tauro/catalog/warehouse/kept").is_dir());
+}
