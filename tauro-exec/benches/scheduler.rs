@@ -31,6 +31,56 @@ impl NodeRunner for NoopRunner {
     }
 }
 
+/// Sleeps for the node's `ms` parameter.
+struct SleepRunner;
+
+impl NodeRunner for SleepRunner {
+    fn run(&self, job: NodeJob) -> BoxFuture<'_, tauro_exec::Result<NodeOutcome>> {
+        let ms = job
+            .node()
+            .params
+            .get("ms")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(NodeOutcome::default())
+        })
+    }
+}
+
+/// A skewed DAG: `SHORT` independent 20 ms nodes declared first, then a chain of `LONG`
+/// 40 ms nodes. First-come order runs the short ones first and leaves the chain for last;
+/// critical-path order starts the chain at once.
+const SHORT: usize = 8;
+const LONG: usize = 4;
+
+fn skewed() -> (Context, std::collections::HashMap<String, Duration>) {
+    let mut nodes = Vec::new();
+    let mut estimates = std::collections::HashMap::new();
+    for i in 0..SHORT {
+        let mut n = node(0);
+        n.name = format!("short{i}");
+        n.dependencies = Vec::new();
+        n.params.insert("ms".into(), serde_json::json!(20));
+        estimates.insert(n.name.clone(), Duration::from_millis(20));
+        nodes.push(n);
+    }
+    for i in 0..LONG {
+        let mut n = node(0);
+        n.name = format!("long{i}");
+        n.dependencies = if i == 0 {
+            Vec::new()
+        } else {
+            vec![format!("long{}", i - 1)]
+        };
+        n.params.insert("ms".into(), serde_json::json!(40));
+        estimates.insert(n.name.clone(), Duration::from_millis(40));
+        nodes.push(n);
+    }
+    (context_of(nodes, "skewed"), estimates)
+}
+
 fn node(i: usize) -> NodeConfig {
     // A layered DAG: node i depends on i-1 (a long chain through every 10th node) and on
     // i/2 (wide fan-out), so there is plenty of parallelism and plenty of edges.
@@ -70,14 +120,15 @@ fn node(i: usize) -> NodeConfig {
 }
 
 fn context() -> Context {
-    let nodes: IndexMap<String, NodeConfig> = (0..NODES)
-        .map(|i| {
-            let n = node(i);
-            (n.name.clone(), n)
-        })
-        .collect();
+    context_of((0..NODES).map(node).collect(), "big")
+}
+
+/// A project of one pipeline `name` running `nodes`.
+fn context_of(nodes: Vec<NodeConfig>, name: &str) -> Context {
+    let nodes: IndexMap<String, NodeConfig> =
+        nodes.into_iter().map(|n| (n.name.clone(), n)).collect();
     let pipeline = PipelineConfig {
-        name: "big".into(),
+        name: name.into(),
         nodes: nodes.keys().cloned().collect(),
         pipeline_type: PipelineType::Batch,
         description: None,
@@ -110,7 +161,7 @@ fn context() -> Context {
             lineage: Default::default(),
             extra: IndexMap::new(),
         },
-        pipelines: IndexMap::from([("big".to_string(), pipeline)]),
+        pipelines: IndexMap::from([(name.to_string(), pipeline)]),
         nodes,
         inputs: IndexMap::new(),
         outputs: IndexMap::new(),
@@ -152,6 +203,40 @@ fn bench(c: &mut Criterion) {
                 black_box(report.nodes.len())
             });
         });
+    }
+    group.finish();
+
+    // Critical path: the skewed DAG on 2 workers, first-come order vs duration estimates.
+    let (skewed, estimates) = skewed();
+    let skewed = Arc::new(skewed);
+    let mut group = c.benchmark_group("critical_path");
+    group.sample_size(10);
+    for (label, executor) in [
+        ("first_come", Executor::new(SleepRunner).with_max_workers(2)),
+        (
+            "critical_path",
+            Executor::new(SleepRunner)
+                .with_max_workers(2)
+                .with_duration_estimates(estimates),
+        ),
+    ] {
+        group.bench_function(
+            format!("skewed_{SHORT}x20ms_chain_{LONG}x40ms_2_workers_{label}"),
+            |b| {
+                b.iter(|| {
+                    let report = runtime
+                        .block_on(executor.run(
+                            Arc::clone(&skewed),
+                            "skewed",
+                            None,
+                            &NodeSelection::All,
+                        ))
+                        .unwrap();
+                    assert!(report.succeeded());
+                    black_box(report.nodes.len())
+                });
+            },
+        );
     }
     group.finish();
 }

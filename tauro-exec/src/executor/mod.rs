@@ -3,8 +3,10 @@
 //!
 //! Scheduling rules:
 //! - A node starts as soon as its own dependencies completed (no level-by-level waves), at
-//!   most `max_workers` attempts at a time; among ready nodes, the first in topological
-//!   (then pipeline) order goes first.
+//!   most `max_workers` attempts at a time. Among ready nodes, the one heading the longest
+//!   expected path of work goes first (critical path, from node durations of earlier runs:
+//!   [`Executor::with_duration_estimates`]); without estimates, or between equals, the first
+//!   in topological (then pipeline) order.
 //! - A failed attempt is retried after an exponential backoff with full jitter
 //!   ([`RetryPolicy`]); a node's `retries` overrides the policy's `max_retries`. A node
 //!   waiting for its retry does not hold a worker slot.
@@ -70,6 +72,7 @@ pub struct Executor {
     run_id: Option<String>,
     ml: MlOverrides,
     models: Option<Arc<dyn ModelRegistry>>,
+    estimates: Option<Arc<std::collections::HashMap<String, Duration>>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -108,7 +111,23 @@ impl Executor {
             run_id: None,
             ml: MlOverrides::default(),
             models: None,
+            estimates: None,
         }
+    }
+
+    /// Expected node durations (e.g. from the run state of earlier runs): when workers are
+    /// scarce, the ready node heading the longest expected path starts first.
+    pub fn with_duration_estimates(
+        mut self,
+        estimates: std::collections::HashMap<String, Duration>,
+    ) -> Self {
+        self.estimates = Some(Arc::new(estimates));
+        self
+    }
+
+    /// Whether duration estimates were given.
+    pub fn has_duration_estimates(&self) -> bool {
+        self.estimates.is_some()
     }
 
     /// Run-level hyperparameters and model version for ML nodes (they win over node and
@@ -241,6 +260,7 @@ impl Executor {
                 .clone()
                 .unwrap_or_else(crate::run_id::new_run_id),
             ml: Arc::clone(&ml),
+            estimates: self.estimates.clone(),
         };
         // The scheduling loop runs as a task of its own (owned by this future: dropping the
         // future aborts it), so that it sits on a runtime worker next to the attempts it

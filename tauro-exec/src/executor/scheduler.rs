@@ -41,6 +41,61 @@ pub(crate) struct Run {
     pub(crate) run_id: String,
     /// The resolved ML settings (empty when the pipeline has no ML node).
     pub(crate) ml: Arc<MlPlan>,
+    /// Expected node durations (from earlier runs), for critical-path ordering.
+    pub(crate) estimates: Option<Arc<HashMap<String, Duration>>>,
+}
+
+/// The priority of each node: the expected time from its start to the end of the longest path
+/// of dependents below it (its own estimate plus its heaviest dependent's priority), in
+/// microseconds. Nodes without an estimate count as the mean of the known ones. All zero
+/// without estimates, which keeps topological order.
+fn critical_path(
+    state: &UnifiedPipelineState,
+    estimates: Option<&HashMap<String, Duration>>,
+) -> Vec<u64> {
+    let n = state.len();
+    let Some(estimates) = estimates.filter(|e| !e.is_empty()) else {
+        return vec![0; n];
+    };
+    let known: Vec<u64> = (0..n)
+        .filter_map(|i| estimates.get(state.name_at(i)))
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .collect();
+    let fallback = if known.is_empty() {
+        0
+    } else {
+        known.iter().sum::<u64>() / known.len() as u64
+    };
+    let own = |i: usize| {
+        estimates.get(state.name_at(i)).map_or(fallback, |d| {
+            u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+        })
+    };
+    // Kahn's order, then a pass in reverse: every dependent is done before its dependency.
+    let mut waiting: Vec<usize> = (0..n).map(|i| state.dependency_count_at(i)).collect();
+    let mut order: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut next = 0;
+    while next < order.len() {
+        let i = order[next];
+        next += 1;
+        for &d in state.dependents_at(i) {
+            waiting[d] -= 1;
+            if waiting[d] == 0 {
+                order.push(d);
+            }
+        }
+    }
+    let mut priority = vec![0u64; n];
+    for &i in order.iter().rev() {
+        let below = state
+            .dependents_at(i)
+            .iter()
+            .map(|&d| priority[d])
+            .max()
+            .unwrap_or(0);
+        priority[i] = own(i).saturating_add(below);
+    }
+    priority
 }
 
 /// Per-node bookkeeping besides the state machine.
@@ -68,7 +123,9 @@ struct Loop<'a> {
     tracks: Vec<Track>,
     results: Vec<Option<NodeResult>>,
     remaining: Vec<usize>,
-    ready: BinaryHeap<Reverse<usize>>,
+    /// Ready nodes: the longest expected remaining path first, then topological order.
+    ready: BinaryHeap<(u64, Reverse<usize>)>,
+    priority: Vec<u64>,
     retries: BinaryHeap<Reverse<(Instant, usize)>>,
     tasks: JoinSet<Result<NodeOutcome>>,
     task_node: HashMap<Id, usize>,
@@ -120,6 +177,7 @@ impl Run {
             });
         }
         let n = state.len();
+        let priority = critical_path(&state, self.estimates.as_deref());
         let mut lp = Loop {
             run: self,
             emitter: Emitter::new(
@@ -131,8 +189,9 @@ impl Run {
             remaining: (0..n).map(|i| state.dependency_count_at(i)).collect(),
             ready: (0..n)
                 .filter(|&i| state.dependency_count_at(i) == 0)
-                .map(Reverse)
+                .map(|i| (priority[i], Reverse(i)))
                 .collect(),
+            priority,
             state,
             tracks,
             results: (0..n).map(|_| None).collect(),
@@ -250,7 +309,7 @@ impl Loop<'_> {
                     i
                 }
                 _ => match self.ready.pop() {
-                    Some(Reverse(i)) => i,
+                    Some((_, Reverse(i))) => i,
                     None => break,
                 },
             };
@@ -340,7 +399,7 @@ impl Loop<'_> {
             let d = self.state.dependents_at(i)[k];
             self.remaining[d] -= 1;
             if self.remaining[d] == 0 && self.state.status_at(d) == NodeStatus::Pending {
-                self.ready.push(Reverse(d));
+                self.ready.push((self.priority[d], Reverse(d)));
             }
         }
     }

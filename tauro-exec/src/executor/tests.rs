@@ -201,6 +201,36 @@ async fn start_order_is_deterministic() {
 }
 
 #[tokio::test]
+async fn with_duration_estimates_the_longest_remaining_path_starts_first() {
+    // Two short independent nodes are declared before a chain of two long ones.
+    let nodes = || {
+        vec![
+            deps("s1", &[]),
+            deps("s2", &[]),
+            deps("l1", &[]),
+            deps("l2", &["l1"]),
+        ]
+    };
+    let fake = Arc::new(Fake::default());
+    run(&executor(&fake).with_max_workers(1), nodes()).await;
+    assert_eq!(fake.start_order(), ["s1", "s2", "l1", "l2"]);
+
+    let estimates = HashMap::from([
+        ("s1".to_string(), Duration::from_secs(1)),
+        ("s2".to_string(), Duration::from_secs(2)),
+        ("l1".to_string(), Duration::from_secs(5)),
+        ("l2".to_string(), Duration::from_secs(5)),
+    ]);
+    let fake = Arc::new(Fake::default());
+    let exec = executor(&fake)
+        .with_max_workers(1)
+        .with_duration_estimates(estimates);
+    run(&exec, nodes()).await;
+    // l1 heads 10 s of work; then l2 (5 s) before s2 (2 s) and s1 (1 s).
+    assert_eq!(fake.start_order(), ["l1", "l2", "s2", "s1"]);
+}
+
+#[tokio::test]
 async fn a_failing_node_is_retried_until_it_succeeds() {
     let fake = Arc::new(Fake::new(&[("flaky", Act::FailTimes(2))]));
     let events = Arc::new(Mutex::new(Vec::new()));

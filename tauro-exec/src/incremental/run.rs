@@ -228,8 +228,12 @@ impl IncrementalRun {
         let report = match executor.filter(|_| plan.needs_engine()) {
             Some(executor) => {
                 let fan_out = FanOut { sinks, cached };
+                let mut executor = executor.clone();
+                if !executor.has_duration_estimates() {
+                    executor = executor
+                        .with_duration_estimates(previous_durations(&self.dir, &self.pipeline));
+                }
                 let result = executor
-                    .clone()
                     .with_events(fan_out)
                     .with_run_id(run_id.clone())
                     .run(
@@ -384,3 +388,23 @@ impl ProgressSink for FanOut {
 #[cfg(test)]
 #[path = "run_tests.rs"]
 mod tests;
+
+/// How long each node took when it last completed (the run state), for critical-path order.
+fn previous_durations(
+    dir: &StateDir,
+    pipeline: &str,
+) -> std::collections::HashMap<String, std::time::Duration> {
+    let loaded = super::run_state::RunState::load(dir);
+    let Some(state) = loaded.state.pipelines.get(pipeline) else {
+        return std::collections::HashMap::new();
+    };
+    state
+        .nodes
+        .iter()
+        .filter(|(_, n)| n.status == NodeStatus::Completed)
+        .filter_map(|(name, n)| {
+            let secs = n.duration_secs.filter(|s| s.is_finite() && *s >= 0.0)?;
+            Some((name.clone(), std::time::Duration::from_secs_f64(secs)))
+        })
+        .collect()
+}
