@@ -37,6 +37,6 @@ RUN groupadd --gid 10001 tauro \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/tauro tauro
 COPY --from=build /out/tauro-cli /usr/local/bin/tauro-cli
 USER 10001:10001
-WORKDIR /work
+WORKDIR /srv/tauro
 ENTRYPOINT ["/usr/local/bin/tauro-cli"]
 CMD ["--help"]
