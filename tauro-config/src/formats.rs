@@ -83,7 +83,7 @@ impl WriteMode {
             "append" => WriteMode::Append,
             "ignore" => WriteMode::Ignore,
             "error" | "errorifexists" => WriteMode::Error,
-            "merge" | "upsert" => WriteMode::Merge,
+            "merge" => WriteMode::Merge,
             _ => return None,
         })
     }

@@ -175,7 +175,7 @@ fn unknown_formats_and_write_modes() {
         p.errors(),
         vec![
             "config/input.yaml:2: input 'raw': unknown format 'parquett'; did you mean 'parquet'? (expected one of: csv, json, parquet, orc, avro, text, delta, table, query, kafka, rate)",
-            "config/output.yaml:4: output 'clean': unknown write mode 'overwrit'; did you mean 'overwrite'? (expected one of: overwrite, append, ignore, error)",
+            "config/output.yaml:4: output 'clean': unknown write mode 'overwrit'; did you mean 'overwrite'? (expected one of: overwrite, append, ignore, error, merge)",
             "config/output.yaml:6: output 'other': unknown format 'query' (expected one of: parquet, csv, json, orc, avro, text, delta, table, kafka, console)",
         ]
     );
@@ -190,7 +190,7 @@ fn write_mode_alias_mode_is_checked_too() {
     );
     assert_eq!(
         one(&p),
-        "config/output.yaml:4: output 'clean': unknown write mode 'upsert' (expected one of: overwrite, append, ignore, error)"
+        "config/output.yaml:4: output 'clean': unknown write mode 'upsert' (expected one of: overwrite, append, ignore, error, merge)"
     );
 }
 
@@ -249,7 +249,7 @@ fn all_errors_are_collected_across_files() {
         .write("config/input.yaml", "raw:\n  format: csv\n")
         .write(
             "config/output.yaml",
-            "clean:\n  format: parquet\n  filepath: c\n  write_mode: merge\n",
+            "clean:\n  format: parquet\n  filepath: c\n  write_mode: mrege\n",
         );
     let err = p.load_env(None).unwrap_err();
     assert_eq!(err.diagnostics().len(), 3);
@@ -258,7 +258,7 @@ fn all_errors_are_collected_across_files() {
         "3 configuration errors:\n  \
          config/pipelines.yaml:2: pipeline 'p' names node 'x', which is not defined in the nodes document\n  \
          config/input.yaml:1: input 'raw' has format csv but no `filepath`\n  \
-         config/output.yaml:4: output 'clean': unknown write mode 'merge' (expected one of: overwrite, append, ignore, error)"
+         config/output.yaml:4: output 'clean': unknown write mode 'mrege'; did you mean 'merge'? (expected one of: overwrite, append, ignore, error, merge)"
     );
 }
 

@@ -187,6 +187,17 @@ fn sink_of(
         });
         return None;
     };
+    if output.write_mode == tauro_config::WriteMode::Merge {
+        issues.push(StreamingIssue {
+            node: node.name.clone(),
+            location: node.location.clone(),
+            kind: IssueKind::BatchOnlySink,
+            message: format!(
+                "output '{name}' has write_mode merge, which batch nodes use (MERGE INTO); a streaming query appends to its Delta sink"
+            ),
+        });
+        return None;
+    }
     let output_path = &ctx.global.output_path;
     let checkpoint_location = settings.checkpoint_location.clone().or_else(|| {
         std::path::Path::new(output_path)

@@ -162,3 +162,14 @@ fn persistent_catalog_keeps_tables_across_server_restarts() {
     assert!(p.path().join(".tauro/catalog/metastore").is_dir());
     assert!(p.path().join(".tauro/catalog/warehouse/kept").is_dir());
 }
+
+#[test]
+fn the_docker_environment_of_the_hybrid_example_validates() {
+    // docker/ is not run here; its project overlay (Kafka source, Delta sink) is checked.
+    let project = workspace_root()
+        .join("examples/hybrid")
+        .display()
+        .to_string();
+    let run = tauro(&["validate", "--project", &project, "--env", "docker"], &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
