@@ -37,12 +37,33 @@ impl Files {
 }
 
 /// Problems found so far, in discovery order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Diags {
     list: Vec<(Loc, String, Option<String>)>,
+    /// What is left of the "did you mean" work of this load.
+    suggest_budget: usize,
+}
+
+impl Default for Diags {
+    fn default() -> Self {
+        Self {
+            list: Vec::new(),
+            suggest_budget: crate::suggest::LOAD_WORK,
+        }
+    }
 }
 
 impl Diags {
+    /// `"; did you mean 'x'?"` among the project's own names (nodes, datasets), within the
+    /// load's budget for suggestions.
+    pub fn did_you_mean<'a>(
+        &mut self,
+        word: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> String {
+        crate::suggest::did_you_mean_within(word, candidates, &mut self.suggest_budget)
+    }
+
     /// Records a problem at `loc`.
     pub fn error(&mut self, loc: Loc, message: impl Into<String>) {
         self.list.push((loc, message.into(), None));

@@ -8,6 +8,9 @@
 //!
 //! `${input_path}` and `${output_path}` expand to the resolved paths (relative settings are
 //! taken against the project directory), so `${input_path}/x.csv` is never resolved twice.
+//!
+//! Expansion is bounded: settings that double each other (`b: '${a}${a}'`, `c: '${b}${b}'`,
+//! …) or a huge variable used many times fail with an error instead of exhausting memory.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,8 +18,15 @@ use std::path::Path;
 use indexmap::IndexMap;
 
 use crate::diag::Diags;
+use crate::parse::MAX_DOCUMENT_BYTES;
 use crate::paths;
 use crate::tree::{Entry, Kind, Loc, Node};
+
+/// Largest text one string may become after interpolation (the document limit).
+const MAX_EXPANDED_BYTES: usize = MAX_DOCUMENT_BYTES;
+
+/// Largest total text all interpolations of a load may produce.
+const MAX_TOTAL_EXPANDED_BYTES: usize = 4 * MAX_DOCUMENT_BYTES;
 
 const SYNTAX_HINT: &str = "write `${NAME}` or `${NAME:-default}`; `$${` writes a literal `${`";
 
@@ -57,6 +67,10 @@ pub(crate) struct Interpolator<'a> {
     project_dir: &'a Path,
     memo: HashMap<String, Setting>,
     stack: Vec<String>,
+    /// Bytes produced by expansions so far (bounded by [`MAX_TOTAL_EXPANDED_BYTES`]).
+    produced: usize,
+    /// The total limit was reached (reported once; later expansions fail silently).
+    exhausted: bool,
 }
 
 impl<'a> Interpolator<'a> {
@@ -74,6 +88,8 @@ impl<'a> Interpolator<'a> {
             project_dir,
             memo: HashMap::new(),
             stack: Vec::new(),
+            produced: 0,
+            exhausted: false,
         }
     }
 
@@ -129,7 +145,8 @@ impl<'a> Interpolator<'a> {
                     return None;
                 };
                 match self.reference(&after[..end], loc, diags) {
-                    Some(v) => out.push_str(&v),
+                    Some(v) if self.fits(out.len() + v.len(), loc, diags) => out.push_str(&v),
+                    Some(_) => return None,
                     None => ok = false,
                 }
                 rest = &after[end + 1..];
@@ -138,8 +155,43 @@ impl<'a> Interpolator<'a> {
                 rest = &tail[1..];
             }
         }
+        if !self.fits(out.len() + rest.len(), loc, diags) {
+            return None;
+        }
         out.push_str(rest);
+        self.produced = self.produced.saturating_add(out.len());
         ok.then_some(out)
+    }
+
+    /// Whether a string of `len` bytes stays within the expansion limits; reports the
+    /// breach at `loc` otherwise (the total limit only once).
+    fn fits(&mut self, len: usize, loc: Loc, diags: &mut Diags) -> bool {
+        const MIB: usize = 1024 * 1024;
+        if self.exhausted {
+            return false;
+        }
+        if len > MAX_EXPANDED_BYTES {
+            diags.error(
+                loc,
+                format!(
+                    "this text grows beyond the {} MiB limit when its `${{…}}` references are expanded",
+                    MAX_EXPANDED_BYTES / MIB
+                ),
+            );
+            return false;
+        }
+        if self.produced.saturating_add(len) > MAX_TOTAL_EXPANDED_BYTES {
+            self.exhausted = true;
+            diags.error(
+                loc,
+                format!(
+                    "`${{…}}` references expand to more than {} MiB of text in total",
+                    MAX_TOTAL_EXPANDED_BYTES / MIB
+                ),
+            );
+            return false;
+        }
+        true
     }
 
     /// Resolves the body of `${…}`.

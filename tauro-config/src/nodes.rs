@@ -9,7 +9,6 @@ use crate::fields::{self, Fields};
 use crate::model::{Location, NodeCompute, NodeConfig};
 use crate::parse;
 use crate::paths;
-use crate::suggest;
 use crate::tree::{Kind, Loc, Node};
 
 const KEYS: [&str; 20] = [
@@ -134,11 +133,11 @@ fn inputs(f: &Fields<'_>, node: &str, known: &Known<'_>, diags: &mut Diags) -> V
     for (name, loc) in f.names("input", diags) {
         if !known.inputs.contains(name.as_str()) && !known.outputs.contains(name.as_str()) {
             let candidates = known.inputs.iter().chain(known.outputs.iter()).copied();
+            let hint = diags.did_you_mean(&name, candidates);
             diags.error(
                 loc,
                 format!(
-                    "node '{node}' reads '{name}', which is neither an input nor an output dataset{}",
-                    suggest::did_you_mean(&name, candidates)
+                    "node '{node}' reads '{name}', which is neither an input nor an output dataset{hint}"
                 ),
             );
         }
@@ -148,22 +147,21 @@ fn inputs(f: &Fields<'_>, node: &str, known: &Known<'_>, diags: &mut Diags) -> V
 }
 
 fn outputs(f: &Fields<'_>, node: &str, known: &Known<'_>, diags: &mut Diags) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+    // A set: a hostile list of many names dedupes in linear time.
+    let mut out: IndexSet<String> = IndexSet::new();
     for (name, loc) in f.names("output", diags) {
         if !known.outputs.contains(name.as_str()) {
+            let hint = diags.did_you_mean(&name, known.outputs.iter().copied());
             diags.error(
                 loc,
                 format!(
-                    "node '{node}' writes '{name}', which is not defined in the output document{}",
-                    suggest::did_you_mean(&name, known.outputs.iter().copied())
+                    "node '{node}' writes '{name}', which is not defined in the output document{hint}"
                 ),
             );
         }
-        if !out.contains(&name) {
-            out.push(name);
-        }
+        out.insert(name);
     }
-    out
+    out.into_iter().collect()
 }
 
 /// `dependencies:` as a name, a mapping (keys are names) or a list of names and
@@ -214,26 +212,24 @@ fn dependencies(f: &Fields<'_>, node: &str, known: &Known<'_>, diags: &mut Diags
             );
         }
     }
-    let mut out: Vec<String> = Vec::with_capacity(found.len());
+    let mut out: IndexSet<String> = IndexSet::with_capacity(found.len());
     for (dep, loc) in found {
         if dep.is_empty() {
             diags.error(loc, format!("node '{node}': a dependency name is empty"));
             continue;
         }
         if !known.nodes.contains(dep.as_str()) {
+            let hint = diags.did_you_mean(&dep, known.nodes.iter().copied());
             diags.error(
                 loc,
                 format!(
-                    "node '{node}' depends on '{dep}', which is not defined in the nodes document{}",
-                    suggest::did_you_mean(&dep, known.nodes.iter().copied())
+                    "node '{node}' depends on '{dep}', which is not defined in the nodes document{hint}"
                 ),
             );
         }
-        if !out.contains(&dep) {
-            out.push(dep);
-        }
+        out.insert(dep);
     }
-    out
+    out.into_iter().collect()
 }
 
 /// Exactly one of `sql`, `sql_file`, `function`.

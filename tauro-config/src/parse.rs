@@ -24,6 +24,19 @@ pub(crate) type Failure = (Loc, String);
 /// The reader is capped, so special files (`/dev/zero`) and files growing while read fail
 /// fast too.
 pub(crate) fn read_text(path: &Path) -> Result<String, String> {
+    // Opening a FIFO blocks until something writes to it: refuse it before opening.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && (meta.file_type().is_fifo() || meta.file_type().is_socket())
+        {
+            return Err(format!(
+                "{} is a pipe or socket, not a file",
+                path.display()
+            ));
+        }
+    }
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if let Ok(meta) = file.metadata()
@@ -60,6 +73,9 @@ fn yaml_options() -> serde_saphyr::Options {
             max_nodes: 2_000_000,
             max_events: 8_000_000,
             max_total_scalar_bytes: MAX_DOCUMENT_BYTES,
+            // Merge keys replayed through aliases cost more than linear time (10,000 took
+            // 20x longer than 1,000); no configuration needs a thousand `<<`.
+            max_merge_keys: 1_000,
         },
         alias_limits: serde_saphyr::alias_limits! {
             max_total_replayed_events: 200_000,
@@ -77,9 +93,14 @@ fn yaml_options() -> serde_saphyr::Options {
 
 /// Parses YAML (JSON is YAML too) into a located tree. An empty document is an empty mapping.
 pub(crate) fn parse_yaml(text: &str, file: FileId) -> Result<Node, Failure> {
+    parse_yaml_noting_duplicates(text, file).map_err(|(failure, _)| failure)
+}
+
+/// As [`parse_yaml`]; a failure says whether it is a duplicate key.
+fn parse_yaml_noting_duplicates(text: &str, file: FileId) -> Result<Node, (Failure, bool)> {
     let at = |line: u32| Loc { file, line };
     if text.len() > MAX_DOCUMENT_BYTES {
-        return Err((at(0), too_large("the document")));
+        return Err(((at(0), too_large("the document")), false));
     }
     if is_blank(text) {
         return Ok(Node::empty_map(at(1)));
@@ -97,7 +118,8 @@ pub(crate) fn parse_yaml(text: &str, file: FileId) -> Result<Node, Failure> {
             let line = err
                 .location()
                 .map_or(0, |l| u32::try_from(l.line()).unwrap_or(u32::MAX));
-            Err((at(line), format!("invalid YAML: {}", plain_message(&err))))
+            let message = format!("invalid YAML: {}", plain_message(&err));
+            Err(((at(line), message), is_duplicate_key(&err)))
         }
     }
 }
@@ -141,8 +163,10 @@ pub(crate) fn parse_json(text: &str, file: FileId) -> Result<Node, Failure> {
             format!("invalid JSON: {}", json_message(&err)),
         )
     })?;
-    match parse_yaml(text, file) {
+    match parse_yaml_noting_duplicates(text, file) {
         Ok(node) => Ok(node),
+        // serde_json keeps the last of duplicate keys; a JSON document rejects them as YAML does.
+        Err((failure, true)) => Err(failure),
         // Valid JSON the YAML parser reads differently: keep the values, lose the lines.
         Err(_) if value.is_null() => Ok(Node::empty_map(at(1))),
         Err(_) => Ok(Node::from_json(&value, at(0))),
@@ -168,16 +192,62 @@ fn is_blank(text: &str) -> bool {
     })
 }
 
-/// The parser's message without its location suffix (the location is reported separately).
-fn plain_message(err: &serde_saphyr::Error) -> String {
-    let rendered = err.render_with_options(serde_saphyr::render_options! {
-        snippets: serde_saphyr::SnippetMode::Off,
-    });
-    let first = rendered.lines().next().unwrap_or_default().trim();
-    match first.rfind(" at line ") {
-        Some(i) => first[..i].to_owned(),
-        None => first.to_owned(),
+/// The parser's error itself, without the snippet or alias wrapping.
+fn cause(err: &serde_saphyr::Error) -> &serde_saphyr::Error {
+    match err {
+        serde_saphyr::Error::WithSnippet { error, .. }
+        | serde_saphyr::Error::AliasError { error, .. } => cause(error),
+        // Every other error is the cause itself.
+        _ => err,
     }
+}
+
+/// Whether the parser failed on a duplicate mapping key.
+fn is_duplicate_key(err: &serde_saphyr::Error) -> bool {
+    matches!(cause(err), serde_saphyr::Error::DuplicateMappingKey { .. })
+}
+
+/// The parser's message without its location (reported separately) and without advice
+/// meant for programmers (parser options, other entry points). Control characters of the
+/// input (a key may hold any) are escaped.
+fn plain_message(err: &serde_saphyr::Error) -> String {
+    use serde_saphyr::MessageFormatter;
+    let err = cause(err);
+    let text = match err {
+        serde_saphyr::Error::DuplicateMappingKey { key: Some(key), .. } => {
+            format!("duplicate key '{key}' (a key may appear once in a mapping)")
+        }
+        serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
+            "duplicate key (a key may appear once in a mapping)".to_owned()
+        }
+        serde_saphyr::Error::MultipleDocuments { .. } => {
+            "a second YAML document (`---`) in the file; a configuration file holds one".to_owned()
+        }
+        serde_saphyr::Error::RecursiveReferencesRequireWeakTypes { .. } => {
+            "an alias refers to the anchor it is inside (recursive data)".to_owned()
+        }
+        serde_saphyr::Error::Budget { .. }
+        | serde_saphyr::Error::AliasReplayCounterOverflow { .. }
+        | serde_saphyr::Error::AliasReplayLimitExceeded { .. }
+        | serde_saphyr::Error::AliasExpansionLimitExceeded { .. }
+        | serde_saphyr::Error::AliasReplayStackDepthExceeded { .. } => format!(
+            "the document is too large, too deeply nested or expands too many aliases ({})",
+            serde_saphyr::DefaultMessageFormatter.format_message(err)
+        ),
+        // Every other error: the parser's own wording.
+        _ => serde_saphyr::DefaultMessageFormatter
+            .format_message(err)
+            .into_owned(),
+    };
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn json_message(err: &serde_json::Error) -> String {

@@ -140,11 +140,11 @@ fn node_list(
             continue;
         };
         if !nodes.contains(name.as_str()) {
+            let hint = diags.did_you_mean(&name, nodes.iter().copied());
             diags.error(
                 item.loc,
                 format!(
-                    "pipeline '{pipeline}' names node '{name}', which is not defined in the nodes document{}",
-                    suggest::did_you_mean(&name, nodes.iter().copied())
+                    "pipeline '{pipeline}' names node '{name}', which is not defined in the nodes document{hint}"
                 ),
             );
         }
