@@ -120,7 +120,7 @@ pub fn unsupported<'a>(
             let (format, location) = if let Some(i) = ctx.inputs.get(dataset) {
                 (i.format, &i.location)
             } else if let Some(o) = ctx.outputs.get(dataset) {
-                (o.table_format.unwrap_or(o.format), &o.location)
+                (o.stored_format(), &o.location)
             } else {
                 continue;
             };

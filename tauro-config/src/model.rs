@@ -403,3 +403,14 @@ pub struct OutputConfig {
     /// Where the output was defined.
     pub location: Location,
 }
+
+impl OutputConfig {
+    /// The format the data is stored in: `table_format` (default parquet) for `format: table`,
+    /// else `format`.
+    pub fn stored_format(&self) -> DataFormat {
+        match self.format {
+            DataFormat::Table => self.table_format.unwrap_or(DataFormat::Parquet),
+            other => other,
+        }
+    }
+}

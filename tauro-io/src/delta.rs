@@ -210,16 +210,28 @@ impl Maintenance {
     }
 }
 
+/// Refuses `what` on an engine without Delta maintenance statements (Sail), before any server
+/// is asked.
+pub fn refuse_maintenance(engine: EngineKind, what: &Maintenance) -> Result<()> {
+    if engine == EngineKind::Sail {
+        return Err(Error::EngineUnsupported {
+            engine: engine.to_string(),
+            what: format!(
+                "Delta {} (Sail has no VACUUM, OPTIMIZE or DESCRIBE HISTORY)",
+                what.name()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Runs `what` on the Delta table of `output` and returns the rows it answers (each as JSON).
 pub async fn maintain(
     session: &Session,
     output: &OutputConfig,
     what: &Maintenance,
 ) -> Result<Vec<serde_json::Value>> {
-    let stored = match (output.format, output.table_format) {
-        (tauro_config::DataFormat::Table, Some(f)) => f,
-        (f, _) => f,
-    };
+    let stored = output.stored_format();
     if stored != tauro_config::DataFormat::Delta {
         return Err(Error::InvalidValue {
             dataset: output.name.clone(),
@@ -228,15 +240,7 @@ pub async fn maintain(
             reason: format!("{} needs a Delta output", what.name()),
         });
     }
-    if session.engine() == EngineKind::Sail {
-        return Err(Error::EngineUnsupported {
-            engine: "sail".into(),
-            what: format!(
-                "Delta {} (Sail has no VACUUM, OPTIMIZE or DESCRIBE HISTORY)",
-                what.name()
-            ),
-        });
-    }
+    refuse_maintenance(session.engine(), what)?;
     let Some(target) = target(output) else {
         return Err(Error::MissingField {
             dataset: output.name.clone(),

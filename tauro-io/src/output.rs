@@ -346,10 +346,7 @@ impl<'a> OutputManager<'a> {
 
 /// The Spark data source an output is stored with.
 fn storage_format(output: &OutputConfig) -> Result<&'static str> {
-    let format = match output.format {
-        DataFormat::Table => output.table_format.unwrap_or(DataFormat::Parquet),
-        other => other,
-    };
+    let format = output.stored_format();
     match format {
         DataFormat::Rate | DataFormat::Console => Err(crate::input::streaming_only(
             &output.name,

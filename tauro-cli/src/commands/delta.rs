@@ -40,16 +40,7 @@ pub async fn run(args: DeltaArgs, output: OutputFormat) -> Result<ExitCode, CliE
             hint: Some(format!("outputs: {}", known.join(", "))),
         });
     };
-    if run::engine_kind(&ctx, &target.engine) == tauro_config::EngineKind::Sail {
-        return Err(tauro_io::Error::EngineUnsupported {
-            engine: "sail".into(),
-            what: format!(
-                "Delta {} (Sail has no VACUUM, OPTIMIZE or DESCRIBE HISTORY)",
-                what.name()
-            ),
-        }
-        .into());
-    }
+    tauro_io::delta::refuse_maintenance(run::engine_kind(&ctx, &target.engine), &what)?;
     let connected = run::connect(&ctx, &target.engine, human).await?;
     let result = match connected.engine.new_session().await {
         Ok(session) => maintain(&session, config, &what).await,
