@@ -242,3 +242,241 @@ pub fn query_json(remote: &str, sql: &str) -> Vec<serde_json::Value> {
             .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
     })
 }
+
+/// The peak resident set size of a running process, in KiB: `VmHWM` of
+/// `/proc/<pid>/status` (Linux). `None` once the process has exited (a zombie has no
+/// memory left to report) or where `/proc` does not exist.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// One of several `tauro-cli` processes run at once by [`tauro_concurrently`].
+#[derive(Debug)]
+pub struct MeasuredRun {
+    /// What the process did (`code` is -1 when it was killed at the deadline).
+    pub run: Run,
+    /// The highest `VmHWM` seen while it ran, in KiB (0 if never read).
+    pub peak_rss_kib: u64,
+}
+
+/// Starts one `tauro-cli` per argument list, all at once, and waits for every one (killing
+/// those still running after `deadline`). While they run, each process's peak resident set
+/// ([`peak_rss_kib`]) is sampled every 10 ms; `VmHWM` is the kernel's own high-water mark, so
+/// only growth in the last 10 ms before a process exits can be missed. Outputs go to
+/// temporary files, so no pipe fills up.
+pub fn tauro_concurrently(runs: &[Vec<String>], deadline: Duration) -> Vec<MeasuredRun> {
+    use std::io::{Read, Seek};
+
+    struct Running {
+        child: std::process::Child,
+        stdout: std::fs::File,
+        stderr: std::fs::File,
+        started: Instant,
+        peak: u64,
+        done: Option<(i32, Duration)>,
+    }
+    let capture = || {
+        let file = tempfile::tempfile().expect("temp file");
+        let handle = file.try_clone().expect("clone temp file");
+        (file, std::process::Stdio::from(handle))
+    };
+    let started = Instant::now();
+    let mut all: Vec<Running> = runs
+        .iter()
+        .map(|args| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (stdout, out) = capture();
+            let (stderr, err) = capture();
+            let child = command(&args)
+                .stdout(out)
+                .stderr(err)
+                .spawn()
+                .expect("tauro-cli starts");
+            Running {
+                child,
+                stdout,
+                stderr,
+                started: Instant::now(),
+                peak: 0,
+                done: None,
+            }
+        })
+        .collect();
+    while all.iter().any(|r| r.done.is_none()) {
+        let late = started.elapsed() > deadline;
+        for r in all.iter_mut().filter(|r| r.done.is_none()) {
+            // Read the memory before reaping: after `try_wait` the pid may be reused.
+            if let Some(kib) = peak_rss_kib(r.child.id()) {
+                r.peak = r.peak.max(kib);
+            }
+            if let Some(status) = r.child.try_wait().expect("wait for tauro-cli") {
+                r.done = Some((status.code().unwrap_or(-1), r.started.elapsed()));
+            } else if late {
+                let _ = r.child.kill();
+                let _ = r.child.wait();
+                r.done = Some((-1, r.started.elapsed()));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    all.into_iter()
+        .map(|mut r| {
+            let read = |file: &mut std::fs::File| {
+                let mut bytes = Vec::new();
+                file.rewind().expect("rewind output");
+                file.read_to_end(&mut bytes).expect("read output");
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            let stdout = read(&mut r.stdout);
+            let stderr = read(&mut r.stderr);
+            let (code, elapsed) = r.done.expect("every run ended");
+            MeasuredRun {
+                run: Run {
+                    code,
+                    stdout,
+                    stderr,
+                    elapsed,
+                },
+                peak_rss_kib: r.peak,
+            }
+        })
+        .collect()
+}
+
+/// Starts `tauro-cli` in the background like [`spawn_tauro`], appending its standard output
+/// and error to the file `log` (to show what a killed or stuck run did).
+pub fn spawn_tauro_logged(args: &[&str], log: &Path) -> std::process::Child {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open the run log");
+    let err = file.try_clone().expect("clone the run log");
+    command(args)
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .expect("tauro-cli starts")
+}
+
+/// Starts `tauro-cli` in the background with extra environment variables, its standard
+/// output and error going to the file `log` (read it once the process has exited).
+pub fn spawn_tauro_env(args: &[&str], envs: &[(&str, &str)], log: &Path) -> std::process::Child {
+    let file = std::fs::File::create(log).expect("create the run log");
+    let err = file.try_clone().expect("clone the run log");
+    let mut cmd = command(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.stdout(file)
+        .stderr(err)
+        .spawn()
+        .expect("tauro-cli starts")
+}
+
+/// Sends SIGKILL to a process (no chance to clean up).
+pub fn sigkill(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -9 {pid} failed");
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; nothing holds it afterwards).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// A Spark Connect server of a test's own (`scripts/spark-connect-local.sh` on a free port,
+/// its state in a temp dir), for tests that kill it: other tests keep the run's shared
+/// server. Stopped on drop, whatever state it is in.
+#[derive(Debug)]
+pub struct PrivateSpark {
+    port: u16,
+    state: tempfile::TempDir,
+}
+
+impl PrivateSpark {
+    /// Starts a server on a free port; panics with the script's output if it does not come
+    /// up (the script waits up to 120 s).
+    pub fn start() -> Self {
+        let server = Self {
+            port: free_port(),
+            state: tempfile::tempdir().expect("temp dir"),
+        };
+        server.script("start");
+        server
+    }
+
+    /// `sc://127.0.0.1:<port>`.
+    pub fn remote(&self) -> String {
+        format!("sc://127.0.0.1:{}", self.port)
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.state.path().join("pid").join(format!(
+            "spark-sc{}-org.apache.spark.sql.connect.service.SparkConnectServer-1.pid",
+            self.port
+        ))
+    }
+
+    /// The server JVM's pid (from the script's pid file).
+    pub fn pid(&self) -> u32 {
+        let file = self.pid_file();
+        std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("read {}: {e}", file.display()))
+            .trim()
+            .parse()
+            .expect("a pid")
+    }
+
+    /// SIGKILLs the server's JVM (a crash: no shutdown hooks run).
+    pub fn kill(&self) {
+        sigkill(self.pid());
+    }
+
+    /// Starts the server again on the same port, with the same state directory.
+    pub fn restart(&self) {
+        // The pid file names the killed JVM; `stop` would signal whatever process has
+        // that pid now, so remove it instead. `start` writes a new one.
+        let _ = std::fs::remove_file(self.pid_file());
+        self.script("start");
+    }
+
+    fn script(&self, action: &str) {
+        let out = Command::new("bash")
+            .arg(workspace_root().join("scripts/spark-connect-local.sh"))
+            .arg(action)
+            .env("SC_PORT", self.port.to_string())
+            .env("SC_STATE", self.state.path())
+            .env_remove("SC_UI_PORT")
+            .output()
+            .expect("spark-connect-local.sh runs");
+        assert!(
+            out.status.success(),
+            "spark-connect-local.sh {action} on port {} failed:\n{}{}",
+            self.port,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for PrivateSpark {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(workspace_root().join("scripts/spark-connect-local.sh"))
+            .arg("stop")
+            .env("SC_PORT", self.port.to_string())
+            .env("SC_STATE", self.state.path())
+            .output();
+    }
+}

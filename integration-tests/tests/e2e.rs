@@ -16,10 +16,14 @@ mod failures;
 mod incremental;
 #[path = "e2e/layers.rs"]
 mod layers;
+#[path = "e2e/load.rs"]
+mod load;
 #[path = "e2e/ml.rs"]
 mod ml;
 #[path = "e2e/orchest.rs"]
 mod orchest;
+#[path = "e2e/reliability.rs"]
+mod reliability;
 #[path = "e2e/snapshots.rs"]
 mod snapshots;
 #[path = "e2e/streaming.rs"]

@@ -72,11 +72,12 @@ pub use hooks::{
     RunSummary, SummaryHook, render_prometheus,
 };
 pub use incremental::{
-    EdgeRef, Fingerprint, FingerprintParts, IncrementalRun, LastRun, LastRunStatus, LoadedManifest,
-    LoadedState, MANIFEST_VERSION, ManifestDiff, ManifestEdge, ManifestEdgeKind, ManifestNode,
-    ModifiedNode, NodeKind, NodeRunState, PipelineManifest, PipelineRunState, Plan, PlanAction,
-    PlanCounts, PlanMode, PlanReason, PlannedNode, Planner, ProjectManifest, RUN_STATE_VERSION,
-    RunState, SelectionSpec, StateDir, StateWarning, StateWriter, StoredError, StoredWindow,
+    AppendDecision, AppendJournal, EdgeRef, Fingerprint, FingerprintParts, IncrementalRun, LastRun,
+    LastRunStatus, LoadedManifest, LoadedState, MANIFEST_VERSION, ManifestDiff, ManifestEdge,
+    ManifestEdgeKind, ManifestNode, ModifiedNode, NodeKind, NodeRunState, PipelineManifest,
+    PipelineRunState, Plan, PlanAction, PlanCounts, PlanMode, PlanReason, PlannedNode, Planner,
+    ProjectManifest, RUN_STATE_VERSION, RunState, SelectionSpec, StateDir, StateWarning,
+    StateWriter, StoredError, StoredWindow,
 };
 pub use lineage::{
     AttemptTimings, DatasetKind, DatasetLineage, LINEAGE_SCHEMA_VERSION, LineageEntry,

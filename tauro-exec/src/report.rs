@@ -131,6 +131,10 @@ pub struct NodeResult {
     /// For ML nodes: the model version and hyperparameters it ran with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ml: Option<Box<NodeMlRecord>>,
+    /// The Spark Connect RPCs of the successful attempt: count, seconds spent waiting for
+    /// them, and count by kind ([`crate::SparkNodeRunner`] records them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spark: Option<tauro_io::RpcStats>,
 }
 
 /// The ML execution metadata of one node (besides its status, start, end and duration).

@@ -154,6 +154,9 @@ pub struct NodeOutcome {
     pub metrics: indexmap::IndexMap<String, f64>,
     /// Results of the node's expectations.
     pub expectations: Vec<crate::expect::ExpectationResult>,
+    /// The Spark Connect RPCs the attempt sent, when the runner counts them (becomes
+    /// [`crate::NodeResult::spark`]).
+    pub spark: Option<tauro_io::RpcStats>,
 }
 
 impl NodeOutcome {

@@ -17,19 +17,26 @@
 //!    analyses), output schemas (one `AnalyzePlan` per output frame, after the writes), the
 //!    rows written, optional samples; it becomes [`crate::NodeResult::lineage`].
 //!
+//! At the end of the attempt its session is released on the server (`ReleaseSession`). The
+//! attempt's Spark Connect RPCs (counted by kind and timed by its session) become
+//! [`crate::NodeResult::spark`] and a debug log line.
+//!
 //! When the attempt's cancel token fires (timeout, Ctrl-C, circuit breaker), the session is
 //! cancelled (its interrupt tag), the interrupted action is awaited (bounded), and the
 //! attempt returns [`Error::Cancelled`]. If the attempt is dropped instead, a short
 //! background task still sends the interrupt.
 
 use std::sync::Arc;
+
+use futures_util::{StreamExt, TryStreamExt, stream};
 use std::time::Duration;
 
-use tauro_config::{DateWindow, NodeConfig};
-use tauro_io::{Frame, InputLoader, OutputManager, Session, SparkEngine, SqlValue};
+use tauro_config::{DataFormat, DateWindow, NodeConfig, WriteMode};
+use tauro_io::{Frame, InputLoader, OutputManager, Session, SparkEngine, SqlValue, WriteReport};
 
 use crate::command::NodeCommand;
 use crate::error::{Error, Result};
+use crate::incremental::{AppendDecision, AppendJournal, StateDir};
 use crate::lineage::{LineageCapture, LineageOptions};
 use crate::ml::{MetricSink, MlNodeSettings, metrics_from_frame};
 use crate::names::{closest, input_views};
@@ -47,6 +54,7 @@ pub struct SparkNodeRunner {
     engine: SparkEngine,
     registry: Arc<NodeRegistry>,
     lineage: LineageOptions,
+    journal: Option<Arc<AppendJournal>>,
 }
 
 impl SparkNodeRunner {
@@ -57,7 +65,17 @@ impl SparkNodeRunner {
             engine,
             registry: registry.into(),
             lineage: LineageOptions::default(),
+            journal: None,
         }
+    }
+
+    /// Makes `append` outputs go through the write-ahead journal of `dir`
+    /// ([`AppendJournal`]), so that a node run again after a crash between its write and
+    /// the run state does not append its rows twice. `dir` must be the state directory
+    /// whose run state records this runner's runs ([`crate::IncrementalRun`]).
+    pub fn with_append_journal(mut self, dir: StateDir) -> Self {
+        self.journal = Some(Arc::new(AppendJournal::new(dir)));
+        self
     }
 
     /// What lineage each attempt records (default: schemas and rows, no samples).
@@ -86,7 +104,13 @@ impl SparkNodeRunner {
             () = cancel.cancelled() => return Err(Error::Cancelled { node }),
         };
         let guard = InterruptOnDrop(Some(session.clone()));
-        let work = run_node(&self.registry, self.lineage, &job, &session);
+        let work = run_node(
+            &self.registry,
+            self.lineage,
+            self.journal.as_deref(),
+            &job,
+            &session,
+        );
         tokio::pin!(work);
         let result = tokio::select! {
             result = &mut work => result,
@@ -98,11 +122,29 @@ impl SparkNodeRunner {
                 if tokio::time::timeout(INTERRUPT_GRACE, &mut work).await.is_err() {
                     tracing::warn!(node = %node, "interrupted Spark work did not return in time");
                 }
-                Err(Error::Cancelled { node })
+                Err(Error::Cancelled { node: node.clone() })
             }
         };
         guard.disarm();
-        result
+        // Nothing uses the session after the attempt: free it on the server now. Sessions
+        // left to the server's idle timeout pile up (one per node attempt) and slow every
+        // later request down.
+        if let Err(e) = session.release().await {
+            tracing::debug!(node = %node, error = %e, "could not release the node's Spark session");
+        }
+        let rpcs = session.rpc_stats();
+        tracing::debug!(
+            node = %node,
+            attempt = job.attempt(),
+            rpcs = rpcs.rpcs,
+            rpc_ms = rpcs.rpc_secs * 1000.0,
+            by_kind = ?rpcs.by_kind,
+            "Spark Connect RPCs of the attempt"
+        );
+        result.map(|mut outcome| {
+            outcome.spark = Some(rpcs);
+            outcome
+        })
     }
 }
 
@@ -126,9 +168,13 @@ pub(crate) fn date_params(window: Option<DateWindow>) -> Vec<(String, SqlValue)>
     })
 }
 
+/// How many inputs of one node load at once.
+const INPUT_LOADS_IN_FLIGHT: usize = 8;
+
 async fn run_node(
     registry: &NodeRegistry,
     lineage: LineageOptions,
+    journal: Option<&AppendJournal>,
     job: &NodeJob,
     session: &Session,
 ) -> Result<NodeOutcome> {
@@ -136,26 +182,43 @@ async fn run_node(
     let node = job.node();
     let mut capture = LineageCapture::new(lineage, ctx, job.attempt());
     let loader = InputLoader::new(ctx, session);
-    let mut frames = Vec::with_capacity(node.input.len());
-    let mut input_checks = Vec::new();
-    for (input, view) in input_views(node)? {
-        let frame = loader.load(input, job.window()).await?;
-        let frame = match ctx.inputs.get(input) {
+    // The inputs are independent: load them concurrently, a few at a time (the session bounds
+    // its calls in flight too), so a fan-in node waits for a few round trips, not one per
+    // input. Expectation checks run one at a time: each switches the session's adaptive
+    // execution off and back on around its query.
+    let checking = tokio::sync::Mutex::new(());
+    let (loader, checking) = (&loader, &checking);
+    let views: Vec<(String, String)> = input_views(node)?
+        .into_iter()
+        .map(|(input, view)| (input.to_string(), view))
+        .collect();
+    let loads = views.into_iter().map(|(input, view)| async move {
+        let frame = loader.load(&input, job.window()).await?;
+        let (frame, results) = match ctx.inputs.get(&input) {
             Some(config) if !config.expectations.is_empty() => {
                 let target = crate::expect::Target {
                     node: &node.name,
-                    input: Some(input),
+                    input: Some(&input),
                     expectations: &config.expectations,
                     until: job.window().map(|w| w.end),
                 };
-                let (frame, results) = crate::expect::check(target, frame).await?;
-                input_checks.extend(results);
-                frame
+                let _one_at_a_time = checking.lock().await;
+                crate::expect::check(target, frame).await?
             }
-            _ => frame,
+            _ => (frame, Vec::new()),
         };
         frame.create_temp_view(&view).await?;
-        capture.input(input, &frame);
+        Ok::<_, Error>((input, frame, results))
+    });
+    let loaded: Vec<_> = stream::iter(loads)
+        .buffered(INPUT_LOADS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    let mut frames = Vec::with_capacity(loaded.len());
+    let mut input_checks = Vec::new();
+    for (input, frame, results) in loaded {
+        input_checks.extend(results);
+        capture.input(&input, &frame);
         frames.push(frame);
     }
     capture.inputs_loaded();
@@ -200,7 +263,7 @@ async fn run_node(
     };
     let until = job.window().map(|w| w.end);
     let (to_write, expectations) = expectations(node, to_write, until).await?;
-    let mut outcome = write_outputs(job, node, session, to_write, &mut capture).await?;
+    let mut outcome = write_outputs(job, node, session, to_write, &mut capture, journal).await?;
     input_checks.extend(expectations);
     outcome.expectations = input_checks;
     let recorded = recorded.take();
@@ -253,20 +316,20 @@ async fn expectations(
 /// Sets the node's ML settings on its session: `tauro.ml.<hyperparameter>`,
 /// `tauro.ml.model_version`, `tauro.ml.model_name`, `tauro.ml.run_id`.
 async fn set_ml_confs(session: &Session, ml: &MlNodeSettings, run_id: Option<&str>) -> Result<()> {
-    for (name, value) in &ml.hyperparams {
-        session
-            .set_conf(&format!("tauro.ml.{name}"), &conf_text(value))
-            .await?;
-    }
+    let mut confs: Vec<(String, String)> = ml
+        .hyperparams
+        .iter()
+        .map(|(name, value)| (format!("tauro.ml.{name}"), conf_text(value)))
+        .collect();
     if let Some(version) = &ml.model_version {
-        session.set_conf("tauro.ml.model_version", version).await?;
+        confs.push(("tauro.ml.model_version".into(), version.clone()));
     }
-    session
-        .set_conf("tauro.ml.model_name", &ml.model_name)
-        .await?;
+    confs.push(("tauro.ml.model_name".into(), ml.model_name.clone()));
     if let Some(run_id) = run_id {
-        session.set_conf("tauro.ml.run_id", run_id).await?;
+        confs.push(("tauro.ml.run_id".into(), run_id.to_string()));
     }
+    // One `Config` RPC for all of them.
+    session.set_confs(&confs).await?;
     Ok(())
 }
 
@@ -300,6 +363,7 @@ async fn write_outputs(
     session: &Session,
     output: NodeOutput,
     capture: &mut LineageCapture<'_>,
+    journal: Option<&AppendJournal>,
 ) -> Result<NodeOutcome> {
     // One frame written to every output: its schema is read once.
     let shared = matches!(output, NodeOutput::Frame(_));
@@ -347,7 +411,7 @@ async fn write_outputs(
     let writer = OutputManager::new(job.context(), session);
     let mut outputs = Vec::with_capacity(targets.len());
     for (i, (name, frame)) in targets.into_iter().enumerate() {
-        let report = writer.write(name, &frame, job.window()).await?;
+        let report = write_once(&writer, journal, job, session, name, &frame).await?;
         tracing::debug!(node = %node.name, output = %name, rows = ?report.rows, "output written");
         let written = WrittenOutput::from(report);
         capture.output(&frame, shared && i > 0, &written);
@@ -358,7 +422,72 @@ async fn write_outputs(
         lineage: None,
         metrics: indexmap::IndexMap::new(),
         expectations: Vec::new(),
+        spark: None,
     })
+}
+
+/// Writes one output; an `append` to a path goes through the journal when there is one, and
+/// is skipped when an earlier, unrecorded attempt of the node already made it.
+async fn write_once(
+    writer: &OutputManager<'_>,
+    journal: Option<&AppendJournal>,
+    job: &NodeJob,
+    session: &Session,
+    name: &str,
+    frame: &Frame,
+) -> Result<WriteReport> {
+    let output = job.context().outputs.get(name);
+    let journaled = match (journal, output, job.run_id()) {
+        (Some(journal), Some(output), Some(run_id))
+            if output.write_mode == WriteMode::Append
+                && output.format != DataFormat::Kafka
+                && output.filepath.is_some() =>
+        {
+            output
+                .stored_format()
+                .spark_source()
+                .zip(output.filepath.as_deref())
+                .map(|(source, path)| (journal, source, path, run_id))
+        }
+        _ => None,
+    };
+    let Some((journal, source, path, run_id)) = journaled else {
+        return Ok(writer.write(name, frame, job.window()).await?);
+    };
+    let files = session.data_files(source, path).await?;
+    let journal = journal.clone();
+    let (pipeline, node, output_name, run) = (
+        job.pipeline().to_string(),
+        job.node().name.clone(),
+        name.to_string(),
+        run_id.to_string(),
+    );
+    let decision = tokio::task::spawn_blocking(move || {
+        journal.begin(&pipeline, &node, &output_name, &run, files)
+    })
+    .await
+    .map_err(|e| Error::StateFile {
+        path: std::path::PathBuf::from(".tauro"),
+        action: "record the append intent",
+        source: std::io::Error::other(e),
+    })??;
+    match decision {
+        AppendDecision::Write => Ok(writer.write(name, frame, job.window()).await?),
+        AppendDecision::AlreadyWritten { run_id, files } => {
+            tracing::warn!(
+                node = %job.node().name,
+                output = %name,
+                earlier_run = %run_id,
+                files = files.len(),
+                "not appending again: an earlier attempt of this node wrote this output and then stopped before its completion was recorded"
+            );
+            Ok(WriteReport {
+                output: name.to_string(),
+                destination: path.to_string(),
+                rows: None,
+            })
+        }
+    }
 }
 
 fn mismatch(node: &NodeConfig, reason: &str) -> Error {
@@ -386,6 +515,9 @@ impl Drop for InterruptOnDrop {
             runtime.spawn(async move {
                 if let Err(e) = session.cancel().await {
                     tracing::warn!(error = %e, "could not interrupt the Spark work of a dropped node attempt");
+                }
+                if let Err(e) = session.release().await {
+                    tracing::debug!(error = %e, "could not release the Spark session of a dropped node attempt");
                 }
             });
         }

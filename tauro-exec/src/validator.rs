@@ -1,6 +1,8 @@
 //! Checks a pipeline run before any Spark work: the graph, the functions, the datasets, the
 //! node selection and the date window.
 
+use std::collections::HashSet;
+
 use tauro_config::{Context, DateWindow, NodeCompute, PipelineConfig};
 
 use crate::error::{Error, Result};
@@ -114,12 +116,15 @@ impl<'a> PipelineValidator<'a> {
         let validated = graph.map(|graph| {
             let selected = match selection {
                 NodeSelection::All => graph.order_indices().to_vec(),
-                NodeSelection::Only(names) => graph
-                    .order_indices()
-                    .iter()
-                    .copied()
-                    .filter(|&i| names.iter().any(|s| s == graph.name(i)))
-                    .collect(),
+                NodeSelection::Only(names) => {
+                    let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
+                    graph
+                        .order_indices()
+                        .iter()
+                        .copied()
+                        .filter(|&i| wanted.contains(graph.name(i)))
+                        .collect()
+                }
                 NodeSelection::WithDownstream(names) => graph
                     .with_downstream(names)
                     .into_iter()
@@ -188,8 +193,9 @@ impl<'a> PipelineValidator<'a> {
         selection: &NodeSelection,
         errors: &mut Vec<Error>,
     ) {
+        let known: HashSet<&str> = config.nodes.iter().map(String::as_str).collect();
         for name in selection.names() {
-            if !config.nodes.contains(name) {
+            if !known.contains(name.as_str()) {
                 errors.push(Error::UnknownSelection {
                     pipeline: config.name.clone(),
                     node: name.clone(),

@@ -27,6 +27,8 @@ mod incremental;
 mod lineage;
 #[path = "spark_runner/ml.rs"]
 mod ml;
+#[path = "spark_runner/rpcs.rs"]
+mod rpcs;
 
 async fn engine() -> Option<SparkEngine> {
     let remote = match std::env::var("TAURO_SPARK_REMOTE") {

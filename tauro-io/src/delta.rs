@@ -258,6 +258,7 @@ pub async fn maintain(
                 .run_with_format(
                     format!("read Delta table {path}"),
                     Some("delta"),
+                    crate::rpc::RpcKind::AnalyzePlan,
                     move || spark.read().format("delta").load(Some(&p)).schema(),
                 )
                 .await?;

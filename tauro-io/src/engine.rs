@@ -13,9 +13,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use spark_connect::SparkSession;
 use tokio::sync::Semaphore;
 
+use crate::conf::ConfClient;
 use crate::error::{Error, Result};
+use crate::liveness::Liveness;
 use crate::probe::wait_ready;
 use crate::remote::{RemoteOptions, connection_string, redact_remote};
+use crate::rpc::RpcKind;
 use crate::session::Session;
 
 /// Most blocking client calls in flight at once, per engine.
@@ -84,6 +87,10 @@ impl fmt::Debug for EngineOptions {
 
 struct EngineInner {
     root: SparkSession,
+    /// Watches the server while actions run.
+    liveness: Arc<Liveness>,
+    /// Sends a new session's confs in one RPC.
+    confs: Arc<ConfClient>,
     remote: String,
     /// The connection string dialled (with any token), for attaching to existing sessions.
     url: String,
@@ -120,8 +127,9 @@ impl SparkEngine {
         wait_ready(&full, remote, opts.connect_timeout).await?;
         let url = full.clone();
         // `get_or_create` dials lazily but blocks on the client's own runtime.
-        let root = tokio::task::spawn_blocking(move || {
-            SparkSession::builder().remote(&url).get_or_create()
+        let (root, confs) = tokio::task::spawn_blocking(move || {
+            let root = SparkSession::builder().remote(&url).get_or_create()?;
+            Ok((root, ConfClient::connect(&url)?))
         })
         .await
         .map_err(|source| Error::Internal {
@@ -129,9 +137,14 @@ impl SparkEngine {
             source,
         })?
         .map_err(|e| Error::spark(format!("connect to {}", redact_remote(remote)), &e, None))?;
+        // Probes of a running action's server all use the root session's id.
+        let probe_url = crate::remote::build(&full, None, None, Some(root.session_id()))?;
+        let liveness = Liveness::new(&probe_url, redact_remote(remote), opts.connect_timeout)?;
         Ok(SparkEngine {
             inner: Arc::new(EngineInner {
                 root,
+                liveness: Arc::new(liveness),
+                confs: Arc::new(confs),
                 remote: redact_remote(remote),
                 url: full,
                 opts,
@@ -156,14 +169,17 @@ impl SparkEngine {
         let session = self.bare_session()?;
         let spark = self.inner.root.clone();
         session
-            .run("read Spark version", move || spark.version())
+            .run("read Spark version", RpcKind::AnalyzePlan, move || {
+                spark.version()
+            })
             .await
     }
 
     /// A new server-side session: its own temp views, confs and interrupt tag, with
-    /// `session_conf` applied.
+    /// `session_conf` applied (in one `Config` RPC, none without confs).
     pub async fn new_session(&self) -> Result<Session> {
         let session = self.bare_session()?;
+        let mut confs = Vec::with_capacity(self.inner.opts.session_conf.len());
         for (key, value) in &self.inner.opts.session_conf {
             if PROTECTED_CONFS.contains(&key.as_str()) {
                 tracing::warn!(
@@ -172,8 +188,9 @@ impl SparkEngine {
                 );
                 continue;
             }
-            session.set_conf(key, value).await?;
+            confs.push((key.clone(), value.clone()));
         }
+        session.set_confs(&confs).await?;
         Ok(session)
     }
 
@@ -211,7 +228,9 @@ impl SparkEngine {
             Arc::clone(&self.inner.permits),
             self.inner.opts.action_timeout,
             self.inner.opts.engine,
-        ))
+            Some(Arc::clone(&self.inner.confs)),
+        )
+        .watch_server(&self.inner.liveness))
     }
 
     /// A new session with its tag but without the configured confs.
@@ -227,7 +246,9 @@ impl SparkEngine {
             Arc::clone(&self.inner.permits),
             self.inner.opts.action_timeout,
             self.inner.opts.engine,
-        ))
+            Some(Arc::clone(&self.inner.confs)),
+        )
+        .watch_server(&self.inner.liveness))
     }
 }
 

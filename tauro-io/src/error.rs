@@ -137,6 +137,20 @@ pub enum Error {
         last_error: String,
     },
 
+    /// The Spark Connect server stopped answering while an action ran (it died, was
+    /// killed or restarted, or the network to it broke).
+    #[error("lost the Spark Connect server at {remote}: it has not answered for {}s during {operation} ({last_error})", waited.as_secs())]
+    ServerLost {
+        /// The remote, with any token masked.
+        remote: String,
+        /// What was running.
+        operation: String,
+        /// How long the server was probed without an answer.
+        waited: Duration,
+        /// The last probe failure (connection refused, timeout, ...).
+        last_error: String,
+    },
+
     /// Spark reported a failure.
     #[error("{operation} failed")]
     Spark {
@@ -372,6 +386,7 @@ impl Error {
     pub fn is_unreachable(&self) -> bool {
         match self {
             Self::Unreachable { .. }
+            | Self::ServerLost { .. }
             | Self::SparkNotFound { .. }
             | Self::SailNotFound { .. }
             | Self::ServerStart { .. } => true,
@@ -407,6 +422,11 @@ impl Error {
             Self::Unreachable { .. } => Some(
                 "start a local server with `tauro-cli spark start` (or `scripts/spark-connect-local.sh start`), \
                  or check the host and port in spark.remote / --remote / TAURO_SPARK_REMOTE"
+                    .into(),
+            ),
+            Self::ServerLost { .. } => Some(
+                "the server stopped or restarted: its log tells why. Start it again (`tauro-cli spark start`, \
+                 or however it is run), then `tauro-cli resume` runs what did not complete"
                     .into(),
             ),
             Self::SparkNotFound { .. } => Some(

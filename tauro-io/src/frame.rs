@@ -12,6 +12,7 @@ use spark_connect::DataFrame;
 use spark_connect::types::DataType;
 
 use crate::error::{Error, Result};
+use crate::rpc::RpcKind;
 use crate::session::Session;
 
 /// A lazy Spark relation. Transformations build plans locally; actions run under the
@@ -101,14 +102,19 @@ impl Frame {
     /// Number of rows (one Spark job).
     pub async fn count(&self) -> Result<u64> {
         let df = self.df.clone();
-        let n = self.session.run("count rows", move || df.count()).await?;
+        let n = self
+            .session
+            .run("count rows", RpcKind::ExecutePlan, move || df.count())
+            .await?;
         Ok(u64::try_from(n).unwrap_or_default())
     }
 
     /// Column names (an analysis, no job unless schema inference needs one).
     pub async fn columns(&self) -> Result<Vec<String>> {
         let df = self.df.clone();
-        self.session.run("read schema", move || df.columns()).await
+        self.session
+            .run("read schema", RpcKind::AnalyzePlan, move || df.columns())
+            .await
     }
 
     /// The schema as (name, type, nullable) fields: one `AnalyzePlan` request (no job unless
@@ -119,7 +125,10 @@ impl Frame {
             return Ok(known.to_vec());
         }
         let df = self.df.clone();
-        let schema = self.session.run("read schema", move || df.schema()).await?;
+        let schema = self
+            .session
+            .run("read schema", RpcKind::AnalyzePlan, move || df.schema())
+            .await?;
         Ok(fields_of(&schema))
     }
 
@@ -127,7 +136,9 @@ impl Frame {
     pub async fn schema_ddl(&self) -> Result<String> {
         let df = self.df.clone();
         self.session
-            .run("read schema", move || df.schema()?.to_ddl())
+            .run("read schema", RpcKind::AnalyzePlan, move || {
+                df.schema()?.to_ddl()
+            })
             .await
     }
 
@@ -136,22 +147,31 @@ impl Frame {
         let df = self.df.clone();
         let view = name.to_string();
         self.session
-            .run(format!("create temp view `{name}`"), move || {
-                df.create_or_replace_temp_view(&view)
-            })
+            .run(
+                format!("create temp view `{name}`"),
+                RpcKind::ExecutePlan,
+                move || df.create_or_replace_temp_view(&view),
+            )
             .await
     }
 
-    /// Up to `limit` rows as JSON objects (column name → value).
+    /// Up to `limit` rows as JSON objects (column name → value): one `ExecutePlan` (the
+    /// server renders each row with `to_json(struct(*))`, so no schema is asked for).
     pub async fn collect_json(&self, limit: usize) -> Result<Vec<serde_json::Value>> {
-        let limited = self.df.limit(i32::try_from(limit).unwrap_or(i32::MAX));
+        let limited = self
+            .df
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .select_expr(vec!["to_json(struct(*)) AS json"]);
         let rows = self
             .session
-            .run("collect rows", move || limited.to_json())
+            .run("collect rows", RpcKind::ExecutePlan, move || {
+                limited.collect()
+            })
             .await?;
         rows.iter()
             .map(|r| {
-                serde_json::from_str(r).map_err(|source| Error::Decode {
+                let text = r.get(0).and_then(|v| v.as_str()).unwrap_or("{}");
+                serde_json::from_str(text).map_err(|source| Error::Decode {
                     what: "a row returned as JSON".into(),
                     source,
                 })

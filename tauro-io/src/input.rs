@@ -12,6 +12,7 @@ use tauro_config::{Context, DataFormat, DateWindow, InputConfig, OutputConfig};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, fields_of};
 use crate::kafka;
+use crate::rpc::RpcKind;
 use crate::session::Session;
 use crate::sql::{date_between, format_name, validate_query};
 
@@ -87,6 +88,7 @@ impl<'a> InputLoader<'a> {
             .run_with_format(
                 format!("load input `{name}`"),
                 input.format.spark_source(),
+                RpcKind::AnalyzePlan,
                 {
                     let df = frame.df().clone();
                     move || df.schema()
@@ -157,6 +159,7 @@ impl<'a> InputLoader<'a> {
             .run_with_format(
                 format!("read back output `{name}`"),
                 output.format.spark_source(),
+                RpcKind::AnalyzePlan,
                 move || df.schema(),
             )
             .await?;

@@ -15,6 +15,9 @@
 //! - [`Session::read_stream`], [`Frame::write_stream`], [`StreamingQuery`]: structured
 //!   streaming (sources, sinks, triggers, query control).
 //!
+//! - [`Session::rpc_stats`] / [`RpcStats`]: the RPCs a session sent, by kind, and the time
+//!   spent waiting for them (counted with atomics on every call).
+//!
 //! Notes for callers:
 //! - Give each concurrently running node its own [`Session`] ([`SparkEngine::new_session`] is
 //!   cheap): temp views, confs and cancellation ([`Session::cancel`]) are per session.
@@ -36,18 +39,22 @@
 //! ```
 #![warn(missing_docs)]
 
+mod conf;
 pub mod delta;
 mod engine;
 mod error;
+mod files;
 mod frame;
 mod input;
 pub mod kafka;
+mod liveness;
 mod local;
 mod metrics;
 mod output;
 mod probe;
 mod process;
 pub mod remote;
+mod rpc;
 mod session;
 mod spark_home;
 mod sql;
@@ -61,6 +68,7 @@ pub use input::InputLoader;
 pub use local::{LocalServer, LocalServerOptions, default_state_dir};
 pub use output::{OutputManager, WriteReport};
 pub use remote::{RemoteOptions, TokenSource, redact_remote};
+pub use rpc::{RpcKind, RpcStats};
 pub use session::{OperationTag, Session, SqlValue};
 pub use spark_home::{default_venv, find_sail, find_spark_home};
 pub use streaming::{

@@ -12,6 +12,7 @@ use tauro_config::{Context, DataFormat, DateWindow, OutputConfig, WriteMode};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::metrics::{observe_rows, rows_written};
+use crate::rpc::RpcKind;
 use crate::session::Session;
 use crate::sql::{format_name, quote_qualified, string_literal};
 
@@ -238,10 +239,11 @@ impl<'a> OutputManager<'a> {
         let df = frame.df().clone();
         frame
             .session()
-            .run_with_format(operation, Some(source), move || {
-                save(writer)?;
+            .run_metered(operation, Some(source), move |rpc| {
+                rpc.call(RpcKind::ExecutePlan, || save(writer))?;
                 if observation.is_empty() {
-                    return Ok(u64::try_from(df.count()?).ok());
+                    let n = rpc.call(RpcKind::ExecutePlan, || df.count())?;
+                    return Ok(u64::try_from(n).ok());
                 }
                 Ok(rows_written(
                     spark.last_execution_info().as_ref(),

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate};
@@ -16,8 +16,11 @@ use spark_connect::{Expression, SparkError, SparkSession};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, timeout};
 
+use crate::conf::ConfClient;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
+use crate::liveness::Liveness;
+use crate::rpc::{RpcKind, RpcMeter, RpcStats};
 
 /// How long `cancel` and deadline handling wait for the interrupt RPC itself.
 const INTERRUPT_WAIT: Duration = Duration::from_secs(10);
@@ -63,6 +66,14 @@ pub(crate) struct SessionInner {
     permits: Arc<Semaphore>,
     /// Bumped by `cancel()`; running actions watch it.
     cancel: watch::Sender<u64>,
+    /// The RPCs this session sent.
+    pub(crate) rpc: RpcMeter,
+    /// Confs set through this session, and their values: what a temporary change restores.
+    confs: Mutex<HashMap<String, String>>,
+    /// Sends several confs in one `Config` RPC, and remembers the server's values.
+    conf_client: Option<Arc<ConfClient>>,
+    /// Watches the server while actions run (set by the engine).
+    liveness: std::sync::OnceLock<Arc<Liveness>>,
 }
 
 /// Operations started while this guard lives carry its tag ([`Session::tag_operations`]).
@@ -121,6 +132,7 @@ impl Session {
         permits: Arc<Semaphore>,
         action_timeout: Duration,
         engine: tauro_config::EngineKind,
+        conf_client: Option<Arc<ConfClient>>,
     ) -> Self {
         let (cancel, _) = watch::channel(0);
         Self {
@@ -130,9 +142,27 @@ impl Session {
                 engine,
                 permits,
                 cancel,
+                rpc: RpcMeter::default(),
+                confs: Mutex::new(HashMap::new()),
+                conf_client,
+                liveness: std::sync::OnceLock::new(),
             }),
             action_timeout,
         }
+    }
+
+    /// Makes actions watch the server: a lost server fails them with
+    /// [`Error::ServerLost`] within the grace period instead of the client's retries.
+    pub(crate) fn watch_server(self, liveness: &Arc<Liveness>) -> Self {
+        let _ = self.inner.liveness.set(Arc::clone(liveness));
+        self
+    }
+
+    /// The Spark Connect RPCs this session (and its clones) sent so far: how many, of which
+    /// kind, and the time spent waiting for them. Each node attempt has its own session, so
+    /// these are the node's.
+    pub fn rpc_stats(&self) -> RpcStats {
+        self.inner.rpc.snapshot()
     }
 
     /// The same session with another deadline for each action (e.g. a node's `timeout`).
@@ -213,9 +243,11 @@ impl Session {
             .spark
             .sql(statement)
             .map_err(|e| Error::spark("build SQL statement", &e, None))?;
-        self.run(format!("SQL statement `{}`", short(statement)), move || {
-            df.collect().map(|_| ())
-        })
+        self.run(
+            format!("SQL statement `{}`", short(statement)),
+            RpcKind::ExecutePlan,
+            move || df.collect().map(|_| ()),
+        )
         .await
     }
 
@@ -233,28 +265,159 @@ impl Session {
     pub async fn set_conf(&self, key: &str, value: &str) -> Result<()> {
         let spark = self.inner.spark.clone();
         let (k, v) = (key.to_string(), value.to_string());
-        self.run(format!("set conf `{key}`"), move || {
+        self.run(format!("set conf `{key}`"), RpcKind::Config, move || {
             spark.conf().set(&k, &v)
         })
-        .await
+        .await?;
+        self.remember_confs([(key, value)]);
+        Ok(())
+    }
+
+    /// Sets several runtime SQL confs on this session in one `Config` RPC (in order; a
+    /// failure leaves the earlier ones set).
+    pub async fn set_confs(&self, pairs: &[(String, String)]) -> Result<()> {
+        let client = match (pairs, &self.inner.conf_client) {
+            ([], _) => return Ok(()),
+            ([(key, value)], _) => return self.set_conf(key, value).await,
+            (_, None) => {
+                for (key, value) in pairs {
+                    self.set_conf(key, value).await?;
+                }
+                return Ok(());
+            }
+            (_, Some(client)) => Arc::clone(client),
+        };
+        let session_id = self.id().to_string();
+        let all = pairs.to_vec();
+        let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        self.run(
+            format!("set confs `{}`", keys.join("`, `")),
+            RpcKind::Config,
+            move || client.set(&session_id, &all),
+        )
+        .await?;
+        self.remember_confs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        Ok(())
+    }
+
+    fn remember_confs<'k>(&self, pairs: impl IntoIterator<Item = (&'k str, &'k str)>) {
+        let mut confs = self
+            .inner
+            .confs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (k, v) in pairs {
+            confs.insert(k.to_string(), v.to_string());
+        }
     }
 
     /// Reads a SQL conf of this session (`None` when unset).
     pub async fn get_conf(&self, key: &str) -> Result<Option<String>> {
         let spark = self.inner.spark.clone();
         let k = key.to_string();
-        self.run(format!("get conf `{key}`"), move || spark.conf().get(&k))
-            .await
+        self.run(format!("get conf `{key}`"), RpcKind::Config, move || {
+            spark.conf().get(&k)
+        })
+        .await
+    }
+
+    /// Runs `work` with the conf `key` set to `value` on this session, then puts back the
+    /// value it had: two `Config` RPCs. The value to put back is the one this session set
+    /// ([`Session::set_conf`], [`Session::set_confs`], the engine's session confs), else the
+    /// server's, read once per engine (a third RPC the first time). A conf changed by a SQL
+    /// `SET` statement on this session is not seen.
+    pub async fn with_conf<T>(
+        &self,
+        key: &str,
+        value: &str,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let own = self
+            .inner
+            .confs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned();
+        let before = match own {
+            Some(v) => Some(v),
+            None => match self
+                .inner
+                .conf_client
+                .as_ref()
+                .and_then(|c| c.server_value(key))
+            {
+                Some(known) => known,
+                None => {
+                    let got = self.get_conf(key).await?;
+                    if let Some(client) = &self.inner.conf_client {
+                        client.remember_server_value(key, got.clone());
+                    }
+                    got
+                }
+            },
+        };
+        self.set_conf(key, value).await?;
+        let result = work.await;
+        match before {
+            Some(v) => self.set_conf(key, &v).await?,
+            None => self.unset_conf(key).await?,
+        }
+        result
+    }
+
+    /// Removes this session's value of a conf (back to the server's default).
+    async fn unset_conf(&self, key: &str) -> Result<()> {
+        let spark = self.inner.spark.clone();
+        let k = key.to_string();
+        self.run(format!("unset conf `{key}`"), RpcKind::Config, move || {
+            spark.conf().unset(&k)
+        })
+        .await?;
+        self.inner
+            .confs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+        Ok(())
     }
 
     /// True when a table or view with this name exists.
     pub async fn table_exists(&self, name: &str) -> Result<bool> {
         let spark = self.inner.spark.clone();
         let n = name.to_string();
-        self.run(format!("look up table `{name}`"), move || {
-            spark.catalog().table_exists(&n)
-        })
+        self.run(
+            format!("look up table `{name}`"),
+            RpcKind::ExecutePlan,
+            move || spark.catalog().table_exists(&n),
+        )
         .await
+    }
+
+    /// Ends this session on the server (`ReleaseSession`): its temp views, confs and any
+    /// state the server keeps for it are freed now rather than when the server's idle
+    /// timeout expires (an hour by default on Spark), and its running
+    /// operations, streaming queries included, are stopped. Later actions on it fail. Waits
+    /// at most 10 s.
+    pub async fn release(&self) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        let call = tokio::task::spawn_blocking(move || {
+            inner
+                .rpc
+                .call(RpcKind::ReleaseSession, || inner.spark.stop())
+        });
+        match timeout(INTERRUPT_WAIT, call).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(Error::spark("release session", &e, None)),
+            Ok(Err(join)) => Err(Error::Internal {
+                operation: "release session".into(),
+                source: join,
+            }),
+            Err(_) => Err(Error::Timeout {
+                operation: "release session".into(),
+                after: INTERRUPT_WAIT,
+            }),
+        }
     }
 
     /// Interrupts all running work of this session (its tag). Running actions return
@@ -266,9 +429,12 @@ impl Session {
 
     /// Sends `interrupt_tag` for this session's tag, waiting at most [`INTERRUPT_WAIT`].
     async fn interrupt(&self) -> Result<()> {
-        let spark = self.inner.spark.clone();
-        let tag = self.inner.tag.clone();
-        let call = tokio::task::spawn_blocking(move || spark.interrupt_tag(&tag));
+        let inner = Arc::clone(&self.inner);
+        let call = tokio::task::spawn_blocking(move || {
+            inner
+                .rpc
+                .call(RpcKind::Interrupt, || inner.spark.interrupt_tag(&inner.tag))
+        });
         match timeout(INTERRUPT_WAIT, call).await {
             Ok(Ok(Ok(ids))) => {
                 tracing::debug!(tag = %self.inner.tag, interrupted = ids.len(), "interrupted");
@@ -286,14 +452,19 @@ impl Session {
         }
     }
 
-    /// Runs one blocking client call on the blocking pool, under the action deadline and
-    /// this session's cancellation.
-    pub(crate) async fn run<T, F>(&self, operation: impl Into<String>, f: F) -> Result<T>
+    /// Runs one blocking client call that sends one RPC of `kind` on the blocking pool,
+    /// under the action deadline and this session's cancellation.
+    pub(crate) async fn run<T, F>(
+        &self,
+        operation: impl Into<String>,
+        kind: RpcKind,
+        f: F,
+    ) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce() -> std::result::Result<T, SparkError> + Send + 'static,
     {
-        self.run_with_format(operation, None, f).await
+        self.run_with_format(operation, None, kind, f).await
     }
 
     /// [`Session::run`], naming the data source for error mapping.
@@ -301,13 +472,31 @@ impl Session {
         &self,
         operation: impl Into<String>,
         format: Option<&str>,
+        kind: RpcKind,
         f: F,
     ) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce() -> std::result::Result<T, SparkError> + Send + 'static,
     {
+        self.run_metered(operation, format, move |rpc| rpc.call(kind, f))
+            .await
+    }
+
+    /// [`Session::run_with_format`] for a call that sends several RPCs: `f` counts each one
+    /// with [`RpcMeter::call`].
+    pub(crate) async fn run_metered<T, F>(
+        &self,
+        operation: impl Into<String>,
+        format: Option<&str>,
+        f: F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&RpcMeter) -> std::result::Result<T, SparkError> + Send + 'static,
+    {
         let operation = operation.into();
+        let inner = Arc::clone(&self.inner);
         let deadline = Instant::now() + self.action_timeout;
         let mut cancelled = self.inner.cancel.subscribe();
         let permits = Arc::clone(&self.inner.permits);
@@ -317,25 +506,42 @@ impl Session {
             let permit = permits.acquire_owned().await.ok();
             tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                f()
+                f(&inner.rpc)
             })
             .await
         };
-        tokio::select! {
-            Ok(()) = cancelled.changed() => Err(Error::Cancelled { operation }),
+        let liveness = self.inner.liveness.get().cloned();
+        let lost = Box::pin(async {
+            match &liveness {
+                Some(l) => l.watch(&operation).await,
+                None => std::future::pending().await,
+            }
+        });
+        let result = tokio::select! {
+            Ok(()) = cancelled.changed() => Err(Error::Cancelled { operation: operation.clone() }),
+            error = lost => Err(error),
             () = tokio::time::sleep_until(deadline) => {
                 tracing::warn!(%operation, after = ?self.action_timeout, "deadline passed, interrupting");
                 if let Err(e) = self.interrupt().await {
                     tracing::warn!(error = %e, "interrupt after deadline failed");
                 }
-                Err(Error::Timeout { operation, after: self.action_timeout })
+                Err(Error::Timeout { operation: operation.clone(), after: self.action_timeout })
             }
             joined = work => match joined {
                 Ok(Ok(value)) => Ok(value),
-                Ok(Err(e)) => Err(Error::spark(operation, &e, format)),
-                Err(join) => Err(Error::Internal { operation, source: join }),
+                Ok(Err(e)) => Err(Error::spark(operation.clone(), &e, format)),
+                Err(join) => Err(Error::Internal { operation: operation.clone(), source: join }),
             },
+        };
+        // A client or transport error may mean the server went away: say so, by name.
+        if let (Err(error), Some(liveness)) = (&result, &liveness)
+            && let Some(failure) = error.spark_failure()
+            && let Some(lost) = Box::pin(liveness.confirm_lost(&operation, failure)).await
+        {
+            tracing::debug!(error = %error, "the server is gone");
+            return Err(lost);
         }
+        result
     }
 }
 

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::error::{Error, Result};
 use crate::frame::{Frame, fields_of};
 use crate::kafka;
+use crate::rpc::RpcKind;
 use crate::session::Session;
 
 /// Extra time given to a blocking call that itself waits (await termination) beyond its own
@@ -269,6 +270,7 @@ impl Session {
             .run_with_format(
                 format!("read stream `{}`", source.name),
                 Some(format),
+                RpcKind::AnalyzePlan,
                 move || probe.schema(),
             )
             .await
@@ -330,6 +332,7 @@ impl Frame {
             .run_with_format(
                 format!("start streaming query into `{}`", sink.name),
                 Some(format),
+                RpcKind::ExecutePlan,
                 move || match (is_table, target) {
                     (true, Some(t)) => writer.to_table(&t),
                     (_, Some(p)) => writer.start(&p),
@@ -351,9 +354,11 @@ impl Session {
     pub async fn active_queries(&self) -> Result<Vec<StreamingQuery>> {
         let spark = self.inner.spark.clone();
         let found = self
-            .run("list active streaming queries", move || {
-                spark.streams().active()
-            })
+            .run(
+                "list active streaming queries",
+                RpcKind::ExecutePlan,
+                move || spark.streams().active(),
+            )
             .await?;
         Ok(found
             .into_iter()
@@ -370,9 +375,11 @@ impl Session {
         let spark = self.inner.spark.clone();
         let wanted = id.to_string();
         let found = self
-            .run(format!("look up streaming query {id}"), move || {
-                spark.streams().get(&wanted)
-            })
+            .run(
+                format!("look up streaming query {id}"),
+                RpcKind::ExecutePlan,
+                move || spark.streams().get(&wanted),
+            )
             .await?;
         Ok(found.map(|query| StreamingQuery {
             session: self.clone(),
@@ -411,9 +418,11 @@ impl StreamingQuery {
         let q = self.query.clone();
         let s = self
             .session
-            .run(format!("status of query `{}`", self.label()), move || {
-                q.status()
-            })
+            .run(
+                format!("status of query `{}`", self.label()),
+                RpcKind::ExecutePlan,
+                move || q.status(),
+            )
             .await?;
         Ok(QueryStatus {
             is_active: s.is_active,
@@ -435,6 +444,7 @@ impl StreamingQuery {
             .session
             .run(
                 format!("last progress of query `{}`", self.label()),
+                RpcKind::ExecutePlan,
                 move || q.last_progress(),
             )
             .await?;
@@ -448,6 +458,7 @@ impl StreamingQuery {
             .session
             .run(
                 format!("recent progress of query `{}`", self.label()),
+                RpcKind::ExecutePlan,
                 move || q.recent_progress(),
             )
             .await?;
@@ -464,6 +475,7 @@ impl StreamingQuery {
             .with_action_timeout(timeout + AWAIT_MARGIN)
             .run(
                 format!("await termination of query `{}`", self.label()),
+                RpcKind::ExecutePlan,
                 move || q.await_termination(Some(secs)),
             )
             .await?;
@@ -477,7 +489,11 @@ impl StreamingQuery {
         let q = self.query.clone();
         self.session
             .with_action_timeout(timeout.max(STOP_POLL))
-            .run(format!("stop query `{}`", self.label()), move || q.stop())
+            .run(
+                format!("stop query `{}`", self.label()),
+                RpcKind::ExecutePlan,
+                move || q.stop(),
+            )
             .await?;
         loop {
             if !self.is_active().await? {
@@ -496,6 +512,7 @@ impl StreamingQuery {
         self.session
             .run(
                 format!("process available data of query `{}`", self.label()),
+                RpcKind::ExecutePlan,
                 move || q.process_all_available(),
             )
             .await
@@ -508,6 +525,7 @@ impl StreamingQuery {
             .session
             .run(
                 format!("exception of query `{}`", self.label()),
+                RpcKind::ExecutePlan,
                 move || q.exception(),
             )
             .await?;

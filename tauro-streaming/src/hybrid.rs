@@ -7,6 +7,10 @@
 //! first of: every query finished by itself (available-now / once triggers), the timeout,
 //! the cancel token, a query failing. Then every query is stopped gracefully and its final
 //! progress recorded. A `type: streaming` pipeline has no batch part.
+//!
+//! A run whose process was killed leaves its queries running on the server (they belong to
+//! the server-side session) and recorded in the [`StreamRegistry`]; so do detached runs. The
+//! next run of the pipeline stops them before its batch part.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -314,6 +318,10 @@ impl HybridRunner {
             stopped_by: None,
         };
 
+        // Queries an earlier run of this pipeline left running (a killed run never removes
+        // them from the registry) would keep reading the batch outputs about to be rewritten.
+        self.stop_leftovers().await;
+
         // Batch part.
         if !batch_nodes.is_empty() {
             let batch = executor
@@ -446,6 +454,50 @@ impl HybridRunner {
             }
         }
         Ok(report)
+    }
+
+    /// Stops the queries the registry still holds for this pipeline: those of a run that was
+    /// killed (or detached with `--mode async`). Starting this run's queries from the same
+    /// checkpoints would stop them anyway (Spark stops the active run of a query when a new
+    /// run starts); stopping them first keeps them off the batch part's outputs (a static
+    /// input rewritten under a running query fails it with `FILE_NOT_EXIST`) and ends them
+    /// even when the batch part fails. Problems are logged: the run goes on.
+    async fn stop_leftovers(&self) {
+        let registry = StreamRegistry::for_context(&self.ctx);
+        match registry.entries(&self.pipeline) {
+            Ok(entries) if entries.is_empty() => return,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the registry of running queries");
+                return;
+            }
+        }
+        match crate::registry::stream_stop(
+            &self.ctx,
+            &self.engine,
+            &self.pipeline,
+            self.stop_timeout,
+        )
+        .await
+        {
+            Ok(states) => {
+                for s in states {
+                    if s.stopped {
+                        tracing::warn!(
+                            pipeline = %self.pipeline, node = %s.entry.node,
+                            query = %s.entry.query_id, session = %s.entry.session_id,
+                            "stopped a streaming query an earlier run left running"
+                        );
+                    } else if let Some(e) = s.error {
+                        tracing::warn!(
+                            pipeline = %self.pipeline, node = %s.entry.node, error = %e,
+                            "could not stop a streaming query an earlier run left running"
+                        );
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not stop the queries of an earlier run"),
+        }
     }
 
     /// Checks that every started query is active (or ended without error) and records them

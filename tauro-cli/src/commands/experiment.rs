@@ -78,9 +78,15 @@ pub async fn run(args: ExperimentArgs, output: OutputFormat) -> Result<ExitCode,
                 let mut overrides: MlOverrides = request.ml.clone();
                 overrides.hyperparams.extend(trial.values.clone());
                 let run_id = format!("{experiment_id}-t{}", trial.number);
-                let executor =
-                    run::executor(ctx, engine.clone(), engine_args, cancel.clone(), &run_id)
-                        .with_ml(overrides);
+                let executor = run::executor(
+                    ctx,
+                    engine.clone(),
+                    engine_args,
+                    cancel.clone(),
+                    &run_id,
+                    None,
+                )
+                .with_ml(overrides);
                 let started = std::time::Instant::now();
                 let outcome = executor
                     .run(

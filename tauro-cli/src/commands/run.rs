@@ -10,7 +10,7 @@ use tauro_config::{Context, DateWindow, EngineKind};
 use tauro_exec::{
     EventBus, Executor, FanoutSink, FileModelRegistry, IncrementalRun, LineageOptions, MlOverrides,
     MlPlan, ModelRegistry, NodeRegistry, PipelineValidator, Plan, PlanAction, PlanReason,
-    RetryPolicy, RunReport, SelectionSpec, SparkNodeRunner,
+    RetryPolicy, RunReport, SelectionSpec, SparkNodeRunner, StateDir,
 };
 use tauro_io::warm::{self, ResolvedRemote};
 use tauro_io::{EngineOptions, LocalServerOptions, RemoteOptions, SparkEngine, TokenSource};
@@ -360,16 +360,22 @@ pub fn ctrl_c_token() -> (CancellationToken, tokio::task::JoinHandle<()>) {
     (cancel, task)
 }
 
-/// The executor of a run: the Spark runner with lineage, and the CLI's overrides.
+/// The executor of a run: the Spark runner with lineage, and the CLI's overrides. With
+/// `journal` (the state directory of an incremental run), `append` outputs go through the
+/// write-ahead journal there, so a resumed node does not append twice.
 pub fn executor(
     ctx: &Context,
     engine: SparkEngine,
     args: &EngineArgs,
     cancel: CancellationToken,
     run_id: &str,
+    journal: Option<&StateDir>,
 ) -> Executor {
     let mut runner = SparkNodeRunner::new(engine, registry())
         .with_lineage(LineageOptions::from_settings(&ctx.global.lineage));
+    if let Some(dir) = journal {
+        runner = runner.with_append_journal(dir.clone());
+    }
     if args.track.contains(&Track::Sample) && ctx.global.lineage.sample_rows == 0 {
         runner = runner.with_sample_rows(5);
     }
@@ -398,7 +404,7 @@ async fn run_on_spark(
     run_id: &str,
 ) -> Result<(Plan, RunReport), CliError> {
     let (cancel, ctrl_c) = ctrl_c_token();
-    let executor = executor(ctx, engine, args, cancel, run_id)
+    let executor = executor(ctx, engine, args, cancel, run_id, Some(inc.state_dir()))
         .with_ml(plan.ml.clone())
         .with_model_registry(Arc::new(FileModelRegistry::for_project(&ctx.project_dir)));
     let result = inc.execute(plan, Some(&executor)).await;

@@ -56,6 +56,7 @@ pub async fn run(
         &args.engine,
         cancel.clone(),
         &run_id,
+        None,
     )
     .with_ml(request.ml.clone())
     .with_events(sinks);

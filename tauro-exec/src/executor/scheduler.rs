@@ -111,6 +111,7 @@ struct Track {
     lineage: Option<NodeLineage>,
     metrics: indexmap::IndexMap<String, f64>,
     expectations: Vec<crate::expect::ExpectationResult>,
+    spark: Option<tauro_io::RpcStats>,
 }
 
 /// The mutable part of a run.
@@ -174,6 +175,7 @@ impl Run {
                 lineage: None,
                 metrics: indexmap::IndexMap::new(),
                 expectations: Vec::new(),
+                spark: None,
             });
         }
         let n = state.len();
@@ -392,6 +394,7 @@ impl Loop<'_> {
         self.tracks[i].lineage = outcome.lineage;
         self.tracks[i].metrics = outcome.metrics;
         self.tracks[i].expectations = outcome.expectations;
+        self.tracks[i].spark = outcome.spark;
         self.tracks[i].error = None;
         self.set(i, NodeStatus::Completed);
         self.finish(i);
@@ -511,6 +514,7 @@ impl Loop<'_> {
             metrics: std::mem::take(&mut track.metrics),
             expectations: std::mem::take(&mut track.expectations),
             ml,
+            spark: track.spark.take(),
         };
         if self.emitter.is_active() {
             let event = ProgressEvent::NodeFinished(result.clone());

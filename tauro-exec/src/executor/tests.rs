@@ -111,6 +111,7 @@ impl NodeRunner for Fake {
                         rows: Some(7),
                     }],
                     lineage: None,
+                    spark: None,
                 }),
                 (false, true) => Err(Error::Cancelled { node: name }),
                 (false, false) => Err(Error::function(format!("{name} failed on purpose"))),

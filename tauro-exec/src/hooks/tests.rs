@@ -54,6 +54,7 @@ impl NodeRunner for Fake {
                     })
                     .collect(),
                 lineage: None,
+                spark: None,
             })
         })
     }
@@ -122,6 +123,7 @@ fn every_kind_is_a_configurable_hook_event() {
         metrics: Default::default(),
         expectations: Vec::new(),
         ml: None,
+        spark: None,
     };
     let kinds = [
         EventKind::PipelineStart { nodes: 1 },
@@ -217,6 +219,7 @@ fn event_json_starts_with_the_common_fields() {
         metrics: Default::default(),
         expectations: Vec::new(),
         ml: None,
+        spark: None,
     });
     let json = &LifecycleEvent::from_progress(&run, &finished)
         .unwrap()

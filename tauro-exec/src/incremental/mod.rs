@@ -10,9 +10,12 @@
 //!   [`StateWriter`], the [`crate::ProgressSink`] that keeps it up to date during a run.
 //! - [`Planner`] decides RUN / CACHED / SKIP per node with a reason ([`Plan`]);
 //!   [`SelectionSpec`] is `--nodes`, `--tags`, `--exclude-tags`, `--types`.
+//! - [`AppendJournal`] (`.tauro/append_journal.json`): `append` outputs are written once
+//!   per node run, even when the process dies between the write and the run state.
 //! - [`IncrementalRun`] ties it together for the CLI (`exec`, `plan`, `resume`).
 
 mod fingerprint;
+mod journal;
 mod manifest;
 mod marker;
 mod plan;
@@ -25,6 +28,7 @@ mod store;
 mod writer;
 
 pub use fingerprint::{Fingerprint, FingerprintParts};
+pub use journal::{AppendDecision, AppendJournal};
 pub use manifest::{
     EdgeRef, LoadedManifest, MANIFEST_VERSION, ManifestDiff, ManifestEdge, ManifestEdgeKind,
     ManifestNode, ModifiedNode, NodeKind, PipelineManifest, ProjectManifest,

@@ -325,6 +325,7 @@ fn with_cached(mut report: RunReport, plan: &Plan) -> RunReport {
                 metrics: indexmap::IndexMap::new(),
                 expectations: Vec::new(),
                 ml: None,
+                spark: None,
             });
         }
     }

@@ -98,6 +98,7 @@ impl NodeRunner for LineageFake {
                     timings: AttemptTimings::default(),
                     expectations: Vec::new(),
                 }),
+                spark: None,
             })
         })
     }

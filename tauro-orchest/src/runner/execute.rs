@@ -273,6 +273,7 @@ fn hybrid_report(
             metrics: indexmap::IndexMap::new(),
             expectations: Vec::new(),
             ml: None,
+            spark: None,
         });
     }
     report

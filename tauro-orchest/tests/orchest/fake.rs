@@ -244,5 +244,6 @@ fn node(name: &str, status: NodeStatus, rows: Option<u64>, error: Option<&str>) 
         metrics: Default::default(),
         expectations: Vec::new(),
         ml: None,
+        spark: None,
     }
 }
