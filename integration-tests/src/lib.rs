@@ -480,3 +480,18 @@ impl Drop for PrivateSpark {
             .output();
     }
 }
+
+/// `(node, status)` of every node in a `--output json` run report, in report order.
+pub fn report_statuses(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["nodes"]
+        .as_array()
+        .expect("the report lists its nodes")
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap_or_default().to_string(),
+                n["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}

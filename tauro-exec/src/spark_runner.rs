@@ -193,22 +193,27 @@ async fn run_node(
         .map(|(input, view)| (input.to_string(), view))
         .collect();
     let loads = views.into_iter().map(|(input, view)| async move {
+        let checked = ctx
+            .inputs
+            .get(&input)
+            .filter(|config| !config.expectations.is_empty());
+        let Some(config) = checked else {
+            let frame = loader.load_view(&input, job.window(), &view).await?;
+            return Ok::<_, Error>((input, frame, Vec::new()));
+        };
         let frame = loader.load(&input, job.window()).await?;
-        let (frame, results) = match ctx.inputs.get(&input) {
-            Some(config) if !config.expectations.is_empty() => {
-                let target = crate::expect::Target {
-                    node: &node.name,
-                    input: Some(&input),
-                    expectations: &config.expectations,
-                    until: job.window().map(|w| w.end),
-                };
-                let _one_at_a_time = checking.lock().await;
-                crate::expect::check(target, frame).await?
-            }
-            _ => (frame, Vec::new()),
+        let target = crate::expect::Target {
+            node: &node.name,
+            input: Some(&input),
+            expectations: &config.expectations,
+            until: job.window().map(|w| w.end),
+        };
+        let (frame, results) = {
+            let _one_at_a_time = checking.lock().await;
+            crate::expect::check(target, frame).await?
         };
         frame.create_temp_view(&view).await?;
-        Ok::<_, Error>((input, frame, results))
+        Ok((input, frame, results))
     });
     let loaded: Vec<_> = stream::iter(loads)
         .buffered(INPUT_LOADS_IN_FLIGHT)

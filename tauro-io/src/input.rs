@@ -44,45 +44,66 @@ impl<'a> InputLoader<'a> {
         Err(Error::UnknownDataset { name: name.into() })
     }
 
+    /// Like [`load`](Self::load), and registers the dataset as the session's temp view
+    /// `view`; the frame returned reads that view.
+    ///
+    /// The read is analysed once, by the view's creation, whose errors name the dataset as
+    /// [`load`](Self::load)'s do; the schema is then the view's (a cheap analysis: a temp
+    /// view keeps its analysed plan). Analysing the read first and creating the view after
+    /// would analyse it twice: the client numbers each plan it sends anew, so the server's
+    /// plan cache cannot match the two. Only a `date_column` with a window needs the schema
+    /// before the view (to check the column and filter on it).
+    pub async fn load_view(
+        &self,
+        name: &str,
+        window: Option<DateWindow>,
+        view: &str,
+    ) -> Result<Frame> {
+        let (read, operation, format, options) = if let Some(input) = self.ctx.inputs.get(name) {
+            if input.date_column.is_some() && window.is_some() {
+                let frame = self.load_input(input, window).await?;
+                frame.create_temp_view(view).await?;
+                return Ok(frame);
+            }
+            let mut frame = self.read_input(input).await?;
+            if let Some(predicate) = &input.partition_filter {
+                frame = frame.filter(predicate);
+            }
+            let operation = format!("load input `{name}`");
+            (frame, operation, input.format, Some(&input.options))
+        } else if let Some(output) = self.ctx.outputs.get(name) {
+            let frame = self.read_output(output).await?;
+            let operation = format!("read back output `{name}`");
+            (frame, operation, output.format, None)
+        } else {
+            return Err(Error::UnknownDataset { name: name.into() });
+        };
+        let (df, target) = (read.df().clone(), view.to_string());
+        let created = self
+            .session
+            .run_with_format(
+                operation.clone(),
+                format.spark_source(),
+                RpcKind::ExecutePlan,
+                move || df.create_or_replace_temp_view(&target),
+            )
+            .await;
+        match options {
+            Some(options) => created.map_err(|e| e.mask_option_values(options))?,
+            None => created?,
+        }
+        let viewed = self.session.table(view).await?;
+        let df = viewed.df().clone();
+        let schema = self
+            .session
+            .run(operation, RpcKind::AnalyzePlan, move || df.schema())
+            .await?;
+        Ok(viewed.with_known_schema(fields_of(&schema)))
+    }
+
     async fn load_input(&self, input: &InputConfig, window: Option<DateWindow>) -> Result<Frame> {
         let name = input.name.as_str();
-        let frame = match input.format {
-            DataFormat::Query => {
-                let query = required(name, input.format, "query", input.query.as_deref())?;
-                validate_query(name, query)?;
-                self.session.sql(query).await?
-            }
-            DataFormat::Table => {
-                let table = required(name, input.format, "table", input.table.as_deref())?;
-                self.session.table(table).await?
-            }
-            DataFormat::Rate | DataFormat::Console => {
-                return Err(streaming_only(name, input.format, "an input"));
-            }
-            DataFormat::Kafka => {
-                // A batch read of the topics, decoded as configured; without the
-                // spark-sql-kafka package on the server, Spark's error becomes
-                // `MissingDataSource` below.
-                let options: HashMap<String, String> =
-                    kafka::reader_options(input, false).into_iter().collect();
-                let df = self
-                    .session
-                    .inner
-                    .spark
-                    .read()
-                    .format("kafka")
-                    .options(options)
-                    .load(None);
-                let raw = Frame::new(self.session.clone(), df);
-                kafka::decode(raw, input.kafka.as_ref(), &input.options)
-            }
-            format => {
-                let path = required(name, format, "filepath", input.filepath.as_deref())?;
-                let mut options = default_read_options(format);
-                options.extend(input.options.clone());
-                self.read_path(format, path, input.schema.as_deref(), options)
-            }
-        };
+        let frame = self.read_input(input).await?;
         let schema = frame
             .session()
             .run_with_format(
@@ -122,7 +143,66 @@ impl<'a> InputLoader<'a> {
     /// Reads back what the output `output` writes.
     async fn load_output(&self, output: &OutputConfig) -> Result<Frame> {
         let name = output.name.as_str();
-        let frame = match (&output.table, &output.filepath, output.format) {
+        let frame = self.read_output(output).await?;
+        let df = frame.df().clone();
+        let schema = frame
+            .session()
+            .run_with_format(
+                format!("read back output `{name}`"),
+                output.format.spark_source(),
+                RpcKind::AnalyzePlan,
+                move || df.schema(),
+            )
+            .await?;
+        Ok(frame.with_known_schema(fields_of(&schema)))
+    }
+
+    /// The read of an input, not yet analysed.
+    async fn read_input(&self, input: &InputConfig) -> Result<Frame> {
+        let name = input.name.as_str();
+        Ok(match input.format {
+            DataFormat::Query => {
+                let query = required(name, input.format, "query", input.query.as_deref())?;
+                validate_query(name, query)?;
+                self.session.sql(query).await?
+            }
+            DataFormat::Table => {
+                let table = required(name, input.format, "table", input.table.as_deref())?;
+                self.session.table(table).await?
+            }
+            DataFormat::Rate | DataFormat::Console => {
+                return Err(streaming_only(name, input.format, "an input"));
+            }
+            DataFormat::Kafka => {
+                // A batch read of the topics, decoded as configured; without the
+                // spark-sql-kafka package on the server, Spark's error becomes
+                // `MissingDataSource` below.
+                let options: HashMap<String, String> =
+                    kafka::reader_options(input, false).into_iter().collect();
+                let df = self
+                    .session
+                    .inner
+                    .spark
+                    .read()
+                    .format("kafka")
+                    .options(options)
+                    .load(None);
+                let raw = Frame::new(self.session.clone(), df);
+                kafka::decode(raw, input.kafka.as_ref(), &input.options)
+            }
+            format => {
+                let path = required(name, format, "filepath", input.filepath.as_deref())?;
+                let mut options = default_read_options(format);
+                options.extend(input.options.clone());
+                self.read_path(format, path, input.schema.as_deref(), options)
+            }
+        })
+    }
+
+    /// The read of what the output `output` writes, not yet analysed.
+    async fn read_output(&self, output: &OutputConfig) -> Result<Frame> {
+        let name = output.name.as_str();
+        Ok(match (&output.table, &output.filepath, output.format) {
             (Some(table), None, _) | (Some(table), _, DataFormat::Table) => {
                 self.session.table(table).await?
             }
@@ -152,18 +232,7 @@ impl<'a> InputLoader<'a> {
                     field: "filepath",
                 });
             }
-        };
-        let df = frame.df().clone();
-        let schema = frame
-            .session()
-            .run_with_format(
-                format!("read back output `{name}`"),
-                output.format.spark_source(),
-                RpcKind::AnalyzePlan,
-                move || df.schema(),
-            )
-            .await?;
-        Ok(frame.with_known_schema(fields_of(&schema)))
+        })
     }
 
     fn read_path(

@@ -400,24 +400,10 @@ impl Session {
     /// operations, streaming queries included, are stopped. Later actions on it fail. Waits
     /// at most 10 s.
     pub async fn release(&self) -> Result<()> {
-        let inner = Arc::clone(&self.inner);
-        let call = tokio::task::spawn_blocking(move || {
-            inner
-                .rpc
-                .call(RpcKind::ReleaseSession, || inner.spark.stop())
-        });
-        match timeout(INTERRUPT_WAIT, call).await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(e))) => Err(Error::spark("release session", &e, None)),
-            Ok(Err(join)) => Err(Error::Internal {
-                operation: "release session".into(),
-                source: join,
-            }),
-            Err(_) => Err(Error::Timeout {
-                operation: "release session".into(),
-                after: INTERRUPT_WAIT,
-            }),
-        }
+        self.short_call("release session", RpcKind::ReleaseSession, |inner| {
+            inner.spark.stop()
+        })
+        .await
     }
 
     /// Interrupts all running work of this session (its tag). Running actions return
@@ -429,24 +415,33 @@ impl Session {
 
     /// Sends `interrupt_tag` for this session's tag, waiting at most [`INTERRUPT_WAIT`].
     async fn interrupt(&self) -> Result<()> {
+        let ids = self
+            .short_call("interrupt", RpcKind::Interrupt, |inner| {
+                inner.spark.interrupt_tag(&inner.tag)
+            })
+            .await?;
+        tracing::debug!(tag = %self.inner.tag, interrupted = ids.len(), "interrupted");
+        Ok(())
+    }
+
+    /// One control call (interrupt, release) on the blocking pool, outside the session's
+    /// deadline and cancellation, waiting at most [`INTERRUPT_WAIT`].
+    async fn short_call<T, F>(&self, operation: &str, kind: RpcKind, call: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&SessionInner) -> std::result::Result<T, SparkError> + Send + 'static,
+    {
         let inner = Arc::clone(&self.inner);
-        let call = tokio::task::spawn_blocking(move || {
-            inner
-                .rpc
-                .call(RpcKind::Interrupt, || inner.spark.interrupt_tag(&inner.tag))
-        });
-        match timeout(INTERRUPT_WAIT, call).await {
-            Ok(Ok(Ok(ids))) => {
-                tracing::debug!(tag = %self.inner.tag, interrupted = ids.len(), "interrupted");
-                Ok(())
-            }
-            Ok(Ok(Err(e))) => Err(Error::spark("interrupt", &e, None)),
+        let task = tokio::task::spawn_blocking(move || inner.rpc.call(kind, || call(&inner)));
+        match timeout(INTERRUPT_WAIT, task).await {
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(e))) => Err(Error::spark(operation, &e, None)),
             Ok(Err(join)) => Err(Error::Internal {
-                operation: "interrupt".into(),
+                operation: operation.into(),
                 source: join,
             }),
             Err(_) => Err(Error::Timeout {
-                operation: "interrupt".into(),
+                operation: operation.into(),
                 after: INTERRUPT_WAIT,
             }),
         }

@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use integration_tests::{Project, Run, copy_dir, spark_remote, spark_rows, tauro, workspace_root};
+use integration_tests::{
+    Project, Run, copy_dir, report_statuses, spark_remote, spark_rows, tauro, workspace_root,
+};
 use serde_json::Value;
 
 fn example_copy(dir: &Path) -> String {
@@ -30,20 +32,6 @@ fn exec_json(project: &str, remote: &str, extra: &[&str]) -> Run {
     ];
     args.extend_from_slice(extra);
     tauro(&args, &[])
-}
-
-fn statuses(report: &Value) -> Vec<(String, String)> {
-    report["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            (
-                n["name"].as_str().unwrap().to_string(),
-                n["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 fn gold_rows(remote: &str, project: &Path) -> (u64, u64, u64) {
@@ -133,7 +121,7 @@ fn killed_run_leaves_valid_state_and_resume_completes_it() {
     );
     assert_eq!(resumed.code, 0, "{resumed:?}");
     let report = resumed.json();
-    for (node, status) in statuses(&report) {
+    for (node, status) in report_statuses(&report) {
         if done.contains(&node) {
             assert_eq!(
                 status, "cached",
@@ -170,7 +158,7 @@ fn failure_then_resume_runs_only_failed_and_never_run_nodes() {
     let first = exec_json(&project, &remote, &["--continue-on-error"]);
     assert_eq!(first.code, 1, "{first:?}");
     let report = first.json();
-    let st = statuses(&report);
+    let st = report_statuses(&report);
     let status = |n: &str| st.iter().find(|(k, _)| k == n).unwrap().1.clone();
     assert_eq!(status("extract_customers"), "failed");
     assert_eq!(status("clean_orders"), "completed");
@@ -207,7 +195,7 @@ fn failure_then_resume_runs_only_failed_and_never_run_nodes() {
         &[],
     );
     assert_eq!(resumed.code, 0, "{resumed:?}");
-    let st = statuses(&resumed.json());
+    let st = report_statuses(&resumed.json());
     let status = |n: &str| st.iter().find(|(k, _)| k == n).unwrap().1.clone();
     assert_eq!(status("extract_orders"), "cached");
     assert_eq!(status("clean_orders"), "cached");

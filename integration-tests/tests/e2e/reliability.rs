@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    PrivateSpark, Project, Run, query_json, sigkill, spark_remote, spawn_tauro, spawn_tauro_env,
-    tauro,
+    PrivateSpark, Project, Run, query_json, report_statuses, sigkill, spark_remote, spawn_tauro,
+    spawn_tauro_env, tauro,
 };
 use serde_json::Value;
 
@@ -106,20 +106,6 @@ fn completed(state: &Value) -> Vec<String> {
         .into_iter()
         .filter(|(_, s)| s == "completed")
         .map(|(n, _)| n)
-        .collect()
-}
-
-fn report_statuses(run: &Run) -> Vec<(String, String)> {
-    run.json()["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            (
-                n["name"].as_str().unwrap().to_string(),
-                n["status"].as_str().unwrap().to_string(),
-            )
-        })
         .collect()
 }
 
@@ -251,7 +237,7 @@ fn killed_spark_server_fails_the_run_clearly_and_resume_after_a_restart_complete
     server.restart();
     let resumed = resume(&project.arg(), &remote, &[("SLEEP_MS", "0")]);
     assert_eq!(resumed.code, 0, "{resumed:?}");
-    let statuses = report_statuses(&resumed);
+    let statuses = report_statuses(&resumed.json());
     assert_eq!(
         statuses,
         [
