@@ -17,9 +17,9 @@
 //!    analyses), output schemas (one `AnalyzePlan` per output frame, after the writes), the
 //!    rows written, optional samples; it becomes [`crate::NodeResult::lineage`].
 //!
-//! At the end of the attempt its session is released on the server (`ReleaseSession`). The
-//! attempt's Spark Connect RPCs (counted by kind and timed by its session) become
-//! [`crate::NodeResult::spark`] and a debug log line.
+//! The attempt's Spark Connect RPCs (counted by kind and timed by its session) become
+//! [`crate::NodeResult::spark`] and a debug log line. Then its session is released on the
+//! server (`ReleaseSession`), in the background, not counted.
 //!
 //! When the attempt's cancel token fires (timeout, Ctrl-C, circuit breaker), the session is
 //! cancelled (its interrupt tag), the interrupted action is awaited (bounded), and the
@@ -126,13 +126,17 @@ impl SparkNodeRunner {
             }
         };
         guard.disarm();
+        let rpcs = session.rpc_stats();
         // Nothing uses the session after the attempt: free it on the server now. Sessions
         // left to the server's idle timeout pile up (one per node attempt) and slow every
-        // later request down.
-        if let Err(e) = session.release().await {
-            tracing::debug!(node = %node, error = %e, "could not release the node's Spark session");
-        }
-        let rpcs = session.rpc_stats();
+        // later request down. The release (about 10 ms on Spark) runs in the background, off
+        // the path of the node's dependents; it is not among the attempt's RPCs.
+        let (released, releasing) = (node.clone(), session.clone());
+        tokio::spawn(async move {
+            if let Err(e) = releasing.release().await {
+                tracing::debug!(node = %released, error = %e, "could not release the node's Spark session");
+            }
+        });
         tracing::debug!(
             node = %node,
             attempt = job.attempt(),
