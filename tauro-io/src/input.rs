@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use tauro_config::{Context, DataFormat, DateWindow, InputConfig, OutputConfig};
 
 use crate::error::{Error, Result};
-use crate::frame::{Frame, fields_of};
+use crate::frame::{Frame, SchemaField, fields_of};
 use crate::kafka;
 use crate::rpc::RpcKind;
 use crate::session::Session;
@@ -93,31 +93,16 @@ impl<'a> InputLoader<'a> {
             None => created?,
         }
         let viewed = self.session.table(view).await?;
-        let df = viewed.df().clone();
-        let schema = self
-            .session
-            .run(operation, RpcKind::AnalyzePlan, move || df.schema())
-            .await?;
-        Ok(viewed.with_known_schema(fields_of(&schema)))
+        let fields = viewed.schema_fields().await?;
+        Ok(viewed.with_known_schema(fields))
     }
 
     async fn load_input(&self, input: &InputConfig, window: Option<DateWindow>) -> Result<Frame> {
         let name = input.name.as_str();
         let frame = self.read_input(input).await?;
-        let schema = frame
-            .session()
-            .run_with_format(
-                format!("load input `{name}`"),
-                input.format.spark_source(),
-                RpcKind::AnalyzePlan,
-                {
-                    let df = frame.df().clone();
-                    move || df.schema()
-                },
-            )
+        let fields = analysed(&frame, format!("load input `{name}`"), input.format)
             .await
             .map_err(|e| e.mask_option_values(&input.options))?;
-        let fields = fields_of(&schema);
         let columns: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
         let mut frame = frame.with_known_schema(fields.clone());
         if let (Some(column), Some(window)) = (&input.date_column, window) {
@@ -144,17 +129,8 @@ impl<'a> InputLoader<'a> {
     async fn load_output(&self, output: &OutputConfig) -> Result<Frame> {
         let name = output.name.as_str();
         let frame = self.read_output(output).await?;
-        let df = frame.df().clone();
-        let schema = frame
-            .session()
-            .run_with_format(
-                format!("read back output `{name}`"),
-                output.format.spark_source(),
-                RpcKind::AnalyzePlan,
-                move || df.schema(),
-            )
-            .await?;
-        Ok(frame.with_known_schema(fields_of(&schema)))
+        let fields = analysed(&frame, format!("read back output `{name}`"), output.format).await?;
+        Ok(frame.with_known_schema(fields))
     }
 
     /// The read of an input, not yet analysed.
@@ -251,6 +227,26 @@ impl<'a> InputLoader<'a> {
         let df = reader.options(options).load(Some(path));
         Frame::new(self.session.clone(), df)
     }
+}
+
+/// The schema of a read, analysed now (one `AnalyzePlan`), so that a missing path, table or
+/// data source fails here, under `operation`.
+async fn analysed(
+    frame: &Frame,
+    operation: String,
+    format: DataFormat,
+) -> Result<Vec<SchemaField>> {
+    let df = frame.df().clone();
+    let schema = frame
+        .session()
+        .run_with_format(
+            operation,
+            format.spark_source(),
+            RpcKind::AnalyzePlan,
+            move || df.schema(),
+        )
+        .await?;
+    Ok(fields_of(&schema))
 }
 
 /// Tauro's reader defaults (user options override them).
