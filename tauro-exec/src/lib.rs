@@ -76,8 +76,8 @@ pub use incremental::{
     LastRunStatus, LoadedManifest, LoadedState, MANIFEST_VERSION, ManifestDiff, ManifestEdge,
     ManifestEdgeKind, ManifestNode, ModifiedNode, NodeKind, NodeRunState, PipelineManifest,
     PipelineRunState, Plan, PlanAction, PlanCounts, PlanMode, PlanReason, PlannedNode, Planner,
-    ProjectManifest, RUN_STATE_VERSION, RunState, SelectionSpec, StateDir, StateWarning,
-    StateWriter, StoredError, StoredWindow,
+    ProjectManifest, RUN_STATE_VERSION, RunState, SelectionSpec, SessionLedger, StateDir,
+    StateWarning, StateWriter, StoredError, StoredWindow,
 };
 pub use lineage::{
     AttemptTimings, DatasetKind, DatasetLineage, LINEAGE_SCHEMA_VERSION, LineageEntry,

@@ -21,6 +21,11 @@
 //! [`crate::NodeResult::spark`] and a debug log line. Then its session is released on the
 //! server (`ReleaseSession`), in the background, not counted.
 //!
+//! With a [`SessionLedger`] (the CLI's runs), each attempt's session is recorded while it may
+//! have work on the server, and before the first attempt the runner ends the work that a
+//! killed earlier run of the project left running there, so that it cannot land after (or
+//! beside) this run's writes.
+//!
 //! When the attempt's cancel token fires (timeout, Ctrl-C, circuit breaker), the session is
 //! cancelled (its interrupt tag), the interrupted action is awaited (bounded), and the
 //! attempt returns [`Error::Cancelled`]. If the attempt is dropped instead, a short
@@ -36,7 +41,7 @@ use tauro_io::{Frame, InputLoader, OutputManager, Session, SparkEngine, SqlValue
 
 use crate::command::NodeCommand;
 use crate::error::{Error, Result};
-use crate::incremental::{AppendDecision, AppendJournal, StateDir};
+use crate::incremental::{AppendDecision, AppendJournal, SessionLedger, StateDir};
 use crate::lineage::{LineageCapture, LineageOptions};
 use crate::ml::{MetricSink, MlNodeSettings, metrics_from_frame};
 use crate::names::{closest, input_views};
@@ -55,6 +60,7 @@ pub struct SparkNodeRunner {
     registry: Arc<NodeRegistry>,
     lineage: LineageOptions,
     journal: Option<Arc<AppendJournal>>,
+    sessions: Option<Arc<SessionLedger>>,
 }
 
 impl SparkNodeRunner {
@@ -66,6 +72,7 @@ impl SparkNodeRunner {
             registry: registry.into(),
             lineage: LineageOptions::default(),
             journal: None,
+            sessions: None,
         }
     }
 
@@ -75,6 +82,13 @@ impl SparkNodeRunner {
     /// whose run state records this runner's runs ([`crate::IncrementalRun`]).
     pub fn with_append_journal(mut self, dir: StateDir) -> Self {
         self.journal = Some(Arc::new(AppendJournal::new(dir)));
+        self
+    }
+
+    /// Records the attempts' sessions in the ledger of `dir` ([`SessionLedger`]) and, before
+    /// the first attempt, ends the Spark work killed earlier runs left in theirs.
+    pub fn with_session_ledger(mut self, dir: &StateDir) -> Self {
+        self.sessions = Some(Arc::new(SessionLedger::new(dir, self.engine.remote())));
         self
     }
 
@@ -99,10 +113,19 @@ impl SparkNodeRunner {
     async fn attempt(&self, job: NodeJob) -> Result<NodeOutcome> {
         let node = job.node().name.clone();
         let cancel = job.cancel_token().clone();
+        let ledger = self.sessions.as_ref();
         let session = tokio::select! {
-            session = self.engine.new_session() => session?,
+            session = async {
+                if let Some(ledger) = ledger {
+                    ledger.end_leftovers(&self.engine).await?;
+                }
+                Ok::<_, Error>(self.engine.new_session().await?)
+            } => session?,
             () = cancel.cancelled() => return Err(Error::Cancelled { node }),
         };
+        if let Some(ledger) = ledger {
+            ledger.opened(session.id(), &node);
+        }
         let guard = InterruptOnDrop(Some(session.clone()));
         let work = run_node(
             &self.registry,
@@ -127,14 +150,28 @@ impl SparkNodeRunner {
         };
         guard.disarm();
         let rpcs = session.rpc_stats();
+        // A result means every action of the attempt returned: nothing of it runs on the
+        // server. After a failure an interrupted action may still be ending there; its
+        // release (which stops it) closes it in the ledger.
+        let ledger = ledger.cloned();
+        if let Some(l) = ledger.as_ref().filter(|_| result.is_ok()) {
+            l.closed(session.id());
+        }
         // Nothing uses the session after the attempt: free it on the server now. Sessions
         // left to the server's idle timeout pile up (one per node attempt) and slow every
         // later request down. The release (about 10 ms on Spark) runs in the background, off
         // the path of the node's dependents; it is not among the attempt's RPCs.
         let (released, releasing) = (node.clone(), session.clone());
         tokio::spawn(async move {
-            if let Err(e) = releasing.release().await {
-                tracing::debug!(node = %released, error = %e, "could not release the node's Spark session");
+            match releasing.release().await {
+                Ok(()) => {
+                    if let Some(l) = ledger {
+                        l.closed(releasing.id());
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(node = %released, error = %e, "could not release the node's Spark session");
+                }
             }
         });
         tracing::debug!(

@@ -1,9 +1,11 @@
-//! [`ConfClient`]: session confs in one `Config` RPC, and the server's values of confs.
+//! [`ConfClient`]: session confs in one `Config` RPC, the server's values of confs, and
+//! control requests addressed to any session by its id.
 //!
 //! The client's `RuntimeConf` sends one RPC per key. A `Config` request can carry any number
 //! of pairs, so the engine keeps one transport client (on the client's own runtime, dialled
 //! lazily, one connection per engine) and sends a session's confs in one request, addressed
-//! to that session by its id.
+//! to that session by its id. The same client interrupts and follows the operations of
+//! sessions that an earlier, killed process left on the server.
 #![expect(
     clippy::result_large_err,
     reason = "the client's own `SparkError` is large; callers convert it at once"
@@ -11,12 +13,16 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use spark_connect_core::channel::ChannelBuilder;
 use spark_connect_core::client::SparkConnectClient;
+use spark_connect_core::error::SparkError;
 use spark_connect_core::runtime::block_on;
 use spark_connect_proto as proto;
 use spark_connect_proto::config_request::{Operation, Set, operation::OpType};
+use spark_connect_proto::execute_plan_response::ResponseType;
+use spark_connect_proto::interrupt_request::InterruptType;
 
 /// Sends `Config` requests for any session of one server.
 pub(crate) struct ConfClient {
@@ -60,11 +66,7 @@ impl ConfClient {
         };
         let request = proto::ConfigRequest {
             session_id: session_id.to_string(),
-            // As the client's own `RuntimeConf` addresses a session.
-            user_context: Some(proto::UserContext {
-                user_id: self.client.user_id().unwrap_or_default().to_string(),
-                ..Default::default()
-            }),
+            user_context: Some(self.user_context()),
             operation: Some(Operation {
                 op_type: Some(OpType::Set(set)),
             }),
@@ -73,6 +75,91 @@ impl ConfClient {
         block_on(self.client.config(request)).map(|_| ())
     }
 
+    /// The user a request speaks for: the connection's, as the client's own `RuntimeConf`
+    /// addresses a session.
+    fn user_context(&self) -> proto::UserContext {
+        proto::UserContext {
+            user_id: self.client.user_id().unwrap_or_default().to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// Interrupts every operation of session `session_id` (`Interrupt`, type ALL) and
+    /// returns the ids of those it interrupted; blocking. The server returns at once: the
+    /// operations end afterwards ([`ConfClient::wait_ended`]).
+    pub(crate) fn interrupt_all(&self, session_id: &str) -> spark_connect::Result<Vec<String>> {
+        let request = proto::InterruptRequest {
+            session_id: session_id.to_string(),
+            user_context: Some(self.user_context()),
+            interrupt_type: InterruptType::All as i32,
+            ..Default::default()
+        };
+        block_on(self.client.interrupt(request)).map(|r| r.interrupted_ids)
+    }
+
+    /// Follows operation `operation_id` of session `session_id` (`ReattachExecute`) until
+    /// it has ended, at most `limit`; blocking. `Ok(true)` when it ended: its stream
+    /// reached its last response, or the server answered with an error about the operation
+    /// (cancelled, failed, unknown, abandoned; all sent once its thread is done).
+    /// `Ok(false)` when `limit` passed first; `Err` on a transport failure.
+    pub(crate) fn wait_ended(
+        &self,
+        session_id: &str,
+        operation_id: &str,
+        limit: Duration,
+    ) -> spark_connect::Result<bool> {
+        let follow = async {
+            loop {
+                let request = proto::ReattachExecuteRequest {
+                    session_id: session_id.to_string(),
+                    user_context: Some(self.user_context()),
+                    operation_id: operation_id.to_string(),
+                    ..Default::default()
+                };
+                let mut stream = match self.client.reattach_execute(request).await {
+                    Ok(stream) => stream,
+                    Err(e) => return answered(e),
+                };
+                loop {
+                    match stream.message().await {
+                        Ok(Some(response)) => {
+                            if matches!(
+                                response.response_type,
+                                Some(ResponseType::ResultComplete(_))
+                            ) {
+                                return Ok(true);
+                            }
+                        }
+                        // The server ends a stream after a while (its sender limit) while
+                        // the operation goes on: attach again.
+                        Ok(None) => break,
+                        Err(status) => return answered(SparkError::from_grpc_status(status)),
+                    }
+                }
+            }
+        };
+        block_on(async {
+            tokio::time::timeout(limit, follow)
+                .await
+                .unwrap_or(Ok(false))
+        })
+    }
+}
+
+/// `Ok(true)` when `e` is the server's answer about an operation (it has ended), `Err` when
+/// the server was not reached.
+fn answered(e: SparkError) -> spark_connect::Result<bool> {
+    if is_answer(&e) { Ok(true) } else { Err(e) }
+}
+
+/// True when `e` is an answer of the server (an error about the request), false when the
+/// server was not reached: gRPC CANCELLED, UNKNOWN (the client's transport errors),
+/// DEADLINE_EXCEEDED, UNAVAILABLE, or no status at all.
+pub(crate) fn is_answer(e: &SparkError) -> bool {
+    !matches!(e.grpc_code(), Some(1 | 2 | 4 | 14) | None)
+}
+
+impl ConfClient {
     /// The value of `key` on a fresh session, if it was read before (`Some(None)`: unset).
     pub(crate) fn server_value(&self, key: &str) -> Option<Option<String>> {
         self.server

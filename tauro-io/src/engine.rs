@@ -233,6 +233,70 @@ impl SparkEngine {
         .watch_server(&self.inner.liveness))
     }
 
+    /// Ends the work that session `session_id`, made by an earlier process that was killed,
+    /// left on the server: interrupts its operations, waits until each has ended (its
+    /// thread on the server is done, a write committed or aborted), at most `wait` in all,
+    /// then releases the session. Returns how many operations were interrupted.
+    ///
+    /// A killed client's operation keeps running on the server (Spark abandons it only
+    /// after minutes without a reattach): a write of it landing after a new run's write to
+    /// the same output duplicates or mixes the data. An unknown session (server restarted,
+    /// session released) has nothing to end.
+    pub async fn end_abandoned_session(&self, session_id: &str, wait: Duration) -> Result<usize> {
+        let started = std::time::Instant::now();
+        let confs = Arc::clone(&self.inner.confs);
+        let id = session_id.to_string();
+        let remote = self.inner.remote.clone();
+        let interrupted = tokio::task::spawn_blocking(move || {
+            let ids = match confs.interrupt_all(&id) {
+                Ok(ids) => ids,
+                // A session the server does not know (restarted) or closed: nothing runs.
+                Err(e) if crate::conf::is_answer(&e) => {
+                    tracing::debug!(session = %id, error = %e, "no abandoned work to interrupt");
+                    return Ok(Ok(0));
+                }
+                Err(e) => return Err(e),
+            };
+            for op in &ids {
+                let left = wait.saturating_sub(started.elapsed());
+                if !confs.wait_ended(&id, op, left)? {
+                    return Ok(Err(ids.len()));
+                }
+            }
+            Ok(Ok(ids.len()))
+        })
+        .await
+        .map_err(|source| Error::Internal {
+            operation: "end an abandoned session".into(),
+            source,
+        })?
+        .map_err(|e| {
+            Error::spark(
+                format!("interrupt the work of session {session_id} on {remote}"),
+                &e,
+                None,
+            )
+        })?;
+        let Ok(interrupted) = interrupted else {
+            return Err(Error::LeftoverRunning {
+                session: session_id.to_string(),
+                remote,
+                after: wait,
+            });
+        };
+        match self.attach_session(session_id).await {
+            Ok(session) => {
+                if let Err(e) = session.release().await {
+                    tracing::debug!(session = %session_id, error = %e, "could not release an abandoned session");
+                }
+            }
+            Err(e) => {
+                tracing::debug!(session = %session_id, error = %e, "could not attach to an abandoned session");
+            }
+        }
+        Ok(interrupted)
+    }
+
     /// A new session with its tag but without the configured confs.
     fn bare_session(&self) -> Result<Session> {
         let spark = self.inner.root.new_session();

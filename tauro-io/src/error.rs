@@ -182,6 +182,21 @@ pub enum Error {
         after: Duration,
     },
 
+    /// Spark work that an earlier, killed process left running in a session did not end
+    /// within the wait after it was interrupted.
+    #[error(
+        "Spark work that an earlier, killed run left in session {session} on {remote} was interrupted but did not end within {}s",
+        after.as_secs_f64()
+    )]
+    LeftoverRunning {
+        /// The session's id.
+        session: String,
+        /// The server (no token).
+        remote: String,
+        /// How long it was waited for.
+        after: Duration,
+    },
+
     /// An action was cancelled (`Session::cancel`, or interrupted on the server).
     #[error("{operation} was cancelled")]
     Cancelled {
@@ -460,6 +475,11 @@ impl Error {
             }),
             Self::Timeout { .. } => Some(
                 "raise spark.action_timeout (or the node's `timeout`), or make the query cheaper"
+                    .into(),
+            ),
+            Self::LeftoverRunning { .. } => Some(
+                "the run waits so that the earlier write cannot land after its own; run it again \
+                 once that work has ended (see the server's UI)"
                     .into(),
             ),
             Self::Spark { failure, .. } => spark_hint(failure),

@@ -163,6 +163,26 @@ fn resume(project: &str, remote: &str, envs: &[(&str, &str)]) -> Run {
     )
 }
 
+/// Starts `exec` of a [`slow_project`] whose `slow` sleeps `sleep_ms` on the server, logging
+/// to `log`, and returns once `load` completed and `slow` has been running for 2 s.
+fn start_until_slow_sleeps(
+    project: &Project,
+    remote: &str,
+    sleep_ms: &str,
+    log: &Path,
+) -> std::process::Child {
+    let child = spawn_tauro_env(
+        &exec_args(&project.arg(), remote),
+        &[("SLEEP_MS", sleep_ms)],
+        log,
+    );
+    wait_until(Duration::from_secs(180), "load completed", || {
+        read_state(project.path()).is_some_and(|s| completed(&s).contains(&"load".to_string()))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    child
+}
+
 #[test]
 fn killed_spark_server_fails_the_run_clearly_and_resume_after_a_restart_completes_it() {
     if spark_remote().is_none() {
@@ -173,16 +193,7 @@ fn killed_spark_server_fails_the_run_clearly_and_resume_after_a_restart_complete
     let remote = server.remote();
     let project = slow_project();
     let log = project.path().join("run.log");
-    let mut child = spawn_tauro_env(
-        &exec_args(&project.arg(), &remote),
-        &[("SLEEP_MS", "60000")],
-        &log,
-    );
-    // `load` completed and `slow` is sleeping on the server: kill the server's JVM.
-    wait_until(Duration::from_secs(180), "load completed", || {
-        read_state(project.path()).is_some_and(|s| completed(&s).contains(&"load".to_string()))
-    });
-    std::thread::sleep(Duration::from_secs(2));
+    let mut child = start_until_slow_sleeps(&project, &remote, "60000", &log);
     server.kill();
     let killed = Instant::now();
 
@@ -248,6 +259,56 @@ fn killed_spark_server_fails_the_run_clearly_and_resume_after_a_restart_complete
     );
 
     // Outputs equal those of a clean run.
+    let clean = slow_project();
+    let run = tauro(&exec_args(&clean.arg(), &remote), &[("SLEEP_MS", "0")]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for (output, columns) in [("out/mid", "id, k"), ("out/res", "k, n, s")] {
+        assert_eq!(
+            rows(&remote, &project.path().join(output), columns),
+            rows(&remote, &clean.path().join(output), columns),
+            "{output}"
+        );
+    }
+}
+
+#[test]
+fn a_write_left_running_by_a_killed_cli_is_ended_before_resume_runs_the_node_again() {
+    let Some(remote) = spark_remote() else { return };
+    let project = slow_project();
+    let log = project.path().join("run.log");
+    // `slow`'s write sleeps 12 s in one task on the server.
+    let mut child = start_until_slow_sleeps(&project, &remote, "12000", &log);
+    sigkill(child.id());
+    child.wait().unwrap();
+    let killed = Instant::now();
+    assert!(
+        project.path().join(".tauro/sessions").is_dir(),
+        "the killed run recorded its sessions"
+    );
+
+    // The killed run's write is still running on the server: resume ends it first.
+    let resumed = resume(&project.arg(), &remote, &[("SLEEP_MS", "0")]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    assert!(
+        resumed
+            .stderr
+            .contains("ended Spark work that a killed earlier run left running"),
+        "{}",
+        resumed.stderr
+    );
+    assert!(
+        resumed.stderr.contains("node=slow"),
+        "the warning names the node: {}",
+        resumed.stderr
+    );
+    // Every ledger was ended and removed, the resumed run's own included.
+    let left: Vec<_> = std::fs::read_dir(project.path().join(".tauro/sessions"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+
+    // Had it gone on, the killed run's write would have landed by now.
+    std::thread::sleep(Duration::from_secs(15).saturating_sub(killed.elapsed()));
     let clean = slow_project();
     let run = tauro(&exec_args(&clean.arg(), &remote), &[("SLEEP_MS", "0")]);
     assert_eq!(run.code, 0, "{run:?}");

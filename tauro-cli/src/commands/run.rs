@@ -362,7 +362,9 @@ pub fn ctrl_c_token() -> (CancellationToken, tokio::task::JoinHandle<()>) {
 
 /// The executor of a run: the Spark runner with lineage, and the CLI's overrides. With
 /// `journal` (the state directory of an incremental run), `append` outputs go through the
-/// write-ahead journal there, so a resumed node does not append twice.
+/// write-ahead journal there, so a resumed node does not append twice. Node sessions are
+/// recorded in the session ledger of that directory (else the project's `.tauro/`), so the
+/// run first ends what a killed run left running on the server.
 pub fn executor(
     ctx: &Context,
     engine: SparkEngine,
@@ -373,6 +375,8 @@ pub fn executor(
 ) -> Executor {
     let mut runner = SparkNodeRunner::new(engine, registry())
         .with_lineage(LineageOptions::from_settings(&ctx.global.lineage));
+    let project_state = StateDir::for_project(&ctx.project_dir);
+    runner = runner.with_session_ledger(journal.unwrap_or(&project_state));
     if let Some(dir) = journal {
         runner = runner.with_append_journal(dir.clone());
     }

@@ -19,11 +19,11 @@
 //!    landed and runs normally.
 //!
 //! A committed intent (or none) means a normal append, so a node that is run again on
-//! purpose (changed, `--full`, a new window) appends again. Limits: a write still running
-//! on the server when the next run lists the files (the killed client's operation is left
-//! to finish or be abandoned by the server) is not seen; a run state lost or replaced by its
-//! backup can make an earlier, recorded write look uncommitted, and then a changed node's
-//! append is skipped once (with a warning).
+//! purpose (changed, `--full`, a new window) appends again. A write the killed client left
+//! running on the server is ended before the next run's first node
+//! ([`super::SessionLedger`]), so the files listed are final. Limit: a run state lost or
+//! replaced by its backup can make an earlier, recorded write look uncommitted, and then a
+//! changed node's append is skipped once (with a warning).
 
 use std::collections::{BTreeMap, BTreeSet};
 

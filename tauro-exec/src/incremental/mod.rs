@@ -12,6 +12,8 @@
 //!   [`SelectionSpec`] is `--nodes`, `--tags`, `--exclude-tags`, `--types`.
 //! - [`AppendJournal`] (`.tauro/append_journal.json`): `append` outputs are written once
 //!   per node run, even when the process dies between the write and the run state.
+//! - [`SessionLedger`] (`.tauro/sessions/`): the Spark sessions of a run's node attempts, so
+//!   that the next run ends the work a killed run left running on the server.
 //! - [`IncrementalRun`] ties it together for the CLI (`exec`, `plan`, `resume`).
 
 mod fingerprint;
@@ -23,6 +25,7 @@ mod planner;
 mod run;
 mod run_state;
 mod select;
+mod sessions;
 mod sql;
 mod store;
 mod writer;
@@ -41,5 +44,6 @@ pub use run_state::{
     RunState, StateWarning, StoredError, StoredWindow,
 };
 pub use select::SelectionSpec;
+pub use sessions::SessionLedger;
 pub use store::StateDir;
 pub use writer::StateWriter;
