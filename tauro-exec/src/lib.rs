@@ -8,8 +8,8 @@
 //! - [`Executor`] runs the selected nodes concurrently on a [`NodeRunner`] (retries with
 //!   backoff, timeouts, circuit breaker, `continue_on_error`, cancellation) and returns a
 //!   [`RunReport`]; [`ProgressEvent`]s report progress on the way.
-//! - [`SparkNodeRunner`] is the runner for Spark Connect: each attempt gets its own session,
-//!   loads inputs as temp views, runs SQL (`:start_date`/`:end_date` bound as parameters) or
+//! - [`SparkNodeRunner`] is the runner for Spark Connect: each attempt runs in a session of
+//!   its own (a plain SQL node's session, reset, serves a later one), loads inputs as temp views, runs SQL (`:start_date`/`:end_date` bound as parameters) or
 //!   a [`NodeFunction`] from a [`NodeRegistry`], and writes every output.
 //! - [`IncrementalRun`] runs only what changed: a [`Planner`] compares node fingerprints with
 //!   the project's `.tauro/run_state.json` and decides RUN / CACHED / SKIP per node (with

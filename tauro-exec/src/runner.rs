@@ -184,6 +184,12 @@ pub trait NodeRunner: Send + Sync {
     fn registry(&self) -> Option<&NodeRegistry> {
         None
     }
+
+    /// Called once a run has ended (all its attempts returned): frees what the runner kept
+    /// between attempts, e.g. sessions for reuse. Default: nothing.
+    fn finish(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 impl<R: NodeRunner + ?Sized> NodeRunner for Arc<R> {
@@ -193,5 +199,9 @@ impl<R: NodeRunner + ?Sized> NodeRunner for Arc<R> {
 
     fn registry(&self) -> Option<&NodeRegistry> {
         (**self).registry()
+    }
+
+    fn finish(&self) -> BoxFuture<'_, ()> {
+        (**self).finish()
     }
 }

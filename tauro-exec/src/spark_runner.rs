@@ -1,9 +1,17 @@
 //! [`SparkNodeRunner`]: runs node attempts on Spark Connect.
 //!
-//! Each attempt gets its **own session** (`SparkEngine::new_session`): its input views cannot
-//! collide with another node's, its interrupt tag cancels only its own work, and the rows a
-//! write reports are its own (the client keeps metrics per session). Runs of different
-//! pipelines are isolated the same way.
+//! Each attempt has a session **of its own while it runs** (`SparkEngine::new_session`): its
+//! input views cannot collide with another node's, its interrupt tag cancels only its own
+//! work. Runs of different pipelines are isolated the same way.
+//!
+//! A session is handed on to a later attempt only when the attempt that used it can have
+//! left nothing in it but its input views: a SQL query node with outputs, at most
+//! [`REUSE_MAX_VIEWS`] inputs, no expectations (their checks switch confs) and no ML settings
+//! (confs), that succeeded. Its input views are dropped first, in the background, then the
+//! session waits in the runner's pool ([`SESSION_POOL`] at most) for the next attempt of such
+//! a node. Every other session is released after its attempt. A reused session saves the next attempt the new session on
+//! the server, the engine's session confs (`Config`) and the slower first query of a fresh
+//! session. [`NodeRunner::finish`] releases the pool at the end of a run.
 //!
 //! An attempt:
 //! 1. loads each input with `InputLoader` and registers it as a temp view named after the
@@ -31,7 +39,7 @@
 //! attempt returns [`Error::Cancelled`]. If the attempt is dropped instead, a short
 //! background task still sends the interrupt.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use std::time::Duration;
@@ -51,6 +59,11 @@ use tauro_config::ml::conf_text;
 
 /// How long an interrupted action gets to return after `Session::cancel`.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(15);
+/// Most sessions kept for reuse between attempts.
+const SESSION_POOL: usize = 16;
+/// Most input views an attempt may have for its session to be reused (each is one RPC to
+/// drop).
+const REUSE_MAX_VIEWS: usize = 4;
 
 /// Runs node attempts on a Spark Connect engine, with `function:` nodes looked up in a
 /// [`NodeRegistry`].
@@ -61,6 +74,16 @@ pub struct SparkNodeRunner {
     lineage: LineageOptions,
     journal: Option<Arc<AppendJournal>>,
     sessions: Option<Arc<SessionLedger>>,
+    pool: Arc<std::sync::Mutex<SessionPool>>,
+}
+
+/// Sessions of finished attempts, ready for the next ones.
+#[derive(Debug, Default)]
+struct SessionPool {
+    idle: Vec<Session>,
+    /// Bumped by [`NodeRunner::finish`]: a session reset for an earlier generation is
+    /// released instead of pooled.
+    generation: u64,
 }
 
 impl SparkNodeRunner {
@@ -73,6 +96,7 @@ impl SparkNodeRunner {
             lineage: LineageOptions::default(),
             journal: None,
             sessions: None,
+            pool: Arc::default(),
         }
     }
 
@@ -114,14 +138,31 @@ impl SparkNodeRunner {
         let node = job.node().name.clone();
         let cancel = job.cancel_token().clone();
         let ledger = self.sessions.as_ref();
-        let session = tokio::select! {
-            session = async {
-                if let Some(ledger) = ledger {
-                    ledger.end_leftovers(&self.engine).await?;
-                }
-                Ok::<_, Error>(self.engine.new_session().await?)
-            } => session?,
-            () = cancel.cancelled() => return Err(Error::Cancelled { node }),
+        // Only an attempt whose session can be reused after it takes a pooled one: an
+        // attempt that changes its session more ends it.
+        let views = reusable_views(&job);
+        let (pooled, generation) = {
+            let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+            let pooled = if views.is_some() {
+                pool.idle.pop()
+            } else {
+                None
+            };
+            (pooled, pool.generation)
+        };
+        // A pooled session's RPCs so far are its earlier attempts'.
+        let rpcs_before = pooled.as_ref().map(Session::rpc_stats).unwrap_or_default();
+        let session = match pooled {
+            Some(session) => session,
+            None => tokio::select! {
+                session = async {
+                    if let Some(ledger) = ledger {
+                        ledger.end_leftovers(&self.engine).await?;
+                    }
+                    Ok::<_, Error>(self.engine.new_session().await?)
+                } => session?,
+                () = cancel.cancelled() => return Err(Error::Cancelled { node }),
+            },
         };
         if let Some(ledger) = ledger {
             ledger.opened(session.id(), &node);
@@ -149,7 +190,7 @@ impl SparkNodeRunner {
             }
         };
         guard.disarm();
-        let rpcs = session.rpc_stats();
+        let rpcs = session.rpc_stats().since(&rpcs_before);
         // A result means every action of the attempt returned: nothing of it runs on the
         // server. After a failure an interrupted action may still be ending there; its
         // release (which stops it) closes it in the ledger.
@@ -157,12 +198,24 @@ impl SparkNodeRunner {
         if let Some(l) = ledger.as_ref().filter(|_| result.is_ok()) {
             l.closed(session.id());
         }
-        // Nothing uses the session after the attempt: free it on the server now. Sessions
-        // left to the server's idle timeout pile up (one per node attempt) and slow every
-        // later request down. The release (about 10 ms on Spark) runs in the background, off
-        // the path of the node's dependents; it is not among the attempt's RPCs.
+        // The session is reset for the next attempt, or freed on the server: sessions left
+        // to the server's idle timeout pile up (one per node attempt) and slow every later
+        // request down. Either runs in the background, off the path of the node's
+        // dependents (a release takes about 10 ms on Spark); neither is among the attempt's
+        // RPCs.
+        let views = views.filter(|_| result.is_ok());
+        let pool = Arc::clone(&self.pool);
         let (released, releasing) = (node.clone(), session.clone());
         tokio::spawn(async move {
+            if let Some(views) = views
+                && reset(&releasing, &views).await
+            {
+                let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
+                if pool.generation == generation && pool.idle.len() < SESSION_POOL {
+                    pool.idle.push(releasing);
+                    return;
+                }
+            }
             match releasing.release().await {
                 Ok(()) => {
                     if let Some(l) = ledger {
@@ -194,9 +247,57 @@ impl NodeRunner for SparkNodeRunner {
         Box::pin(self.attempt(job))
     }
 
+    /// Releases the sessions kept for reuse (concurrently, each bounded).
+    fn finish(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let idle = {
+                let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+                pool.generation += 1;
+                std::mem::take(&mut pool.idle)
+            };
+            let releases = idle.into_iter().map(|session| async move {
+                if let Err(e) = session.release().await {
+                    tracing::debug!(error = %e, "could not release a pooled Spark session");
+                }
+            });
+            futures_util::future::join_all(releases).await;
+        })
+    }
+
     fn registry(&self) -> Option<&NodeRegistry> {
         Some(&self.registry)
     }
+}
+
+/// The temp views to drop before the session of `job`'s successful attempt serves another
+/// attempt, or `None` when the attempt may have left more in it (see the module docs).
+fn reusable_views(job: &NodeJob) -> Option<Vec<String>> {
+    let node = job.node();
+    let ctx = job.context();
+    let query =
+        matches!(NodeCommand::from_node(node), NodeCommand::Sql { .. }) && !node.output.is_empty();
+    let checked = !node.expectations.is_empty()
+        || node.input.iter().any(|i| {
+            ctx.inputs
+                .get(i)
+                .is_some_and(|c| !c.expectations.is_empty())
+        });
+    if !query || checked || job.ml().is_some() || node.input.len() > REUSE_MAX_VIEWS {
+        return None;
+    }
+    let views = input_views(node).ok()?;
+    Some(views.into_iter().map(|(_, view)| view).collect())
+}
+
+/// Drops `views` from `session`; true when all went.
+async fn reset(session: &Session, views: &[String]) -> bool {
+    for view in views {
+        if let Err(e) = session.drop_temp_view(view).await {
+            tracing::debug!(view = %view, error = %e, "could not drop a node's view; the session is released instead");
+            return false;
+        }
+    }
+    true
 }
 
 /// The `:start_date` / `:end_date` parameters of a window.
@@ -457,10 +558,11 @@ async fn write_outputs(
     let writer = OutputManager::new(job.context(), session);
     let mut outputs = Vec::with_capacity(targets.len());
     for (i, (name, frame)) in targets.into_iter().enumerate() {
+        let schema = capture.analyse_output(&frame, shared && i > 0);
         let report = write_once(&writer, journal, job, session, name, &frame).await?;
         tracing::debug!(node = %node.name, output = %name, rows = ?report.rows, "output written");
         let written = WrittenOutput::from(report);
-        capture.output(&frame, shared && i > 0, &written);
+        capture.output(&frame, schema, &written);
         outputs.push(written);
     }
     Ok(NodeOutcome {

@@ -175,6 +175,12 @@ impl SparkEngine {
             .await
     }
 
+    /// How many sessions this engine has made or attached to so far.
+    pub fn sessions_made(&self) -> u64 {
+        // Numbered from 1.
+        self.inner.next_session.load(Ordering::Relaxed) - 1
+    }
+
     /// A new server-side session: its own temp views, confs and interrupt tag, with
     /// `session_conf` applied (in one `Config` RPC, none without confs).
     pub async fn new_session(&self) -> Result<Session> {

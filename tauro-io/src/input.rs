@@ -48,8 +48,8 @@ impl<'a> InputLoader<'a> {
     /// `view`; the frame returned reads that view.
     ///
     /// The read is analysed once, by the view's creation, whose errors name the dataset as
-    /// [`load`](Self::load)'s do; the schema is then the view's (a cheap analysis: a temp
-    /// view keeps its analysed plan). Analysing the read first and creating the view after
+    /// [`load`](Self::load)'s do; the frame's schema is the view's, asked for when needed
+    /// (a cheap analysis: a temp view keeps its analysed plan). Analysing the read first and creating the view after
     /// would analyse it twice: the client numbers each plan it sends anew, so the server's
     /// plan cache cannot match the two. Only a `date_column` with a window needs the schema
     /// before the view (to check the column and filter on it).
@@ -92,9 +92,7 @@ impl<'a> InputLoader<'a> {
             Some(options) => created.map_err(|e| e.mask_option_values(options))?,
             None => created?,
         }
-        let viewed = self.session.table(view).await?;
-        let fields = viewed.schema_fields().await?;
-        Ok(viewed.with_known_schema(fields))
+        self.session.table(view).await
     }
 
     async fn load_input(&self, input: &InputConfig, window: Option<DateWindow>) -> Result<Frame> {

@@ -139,6 +139,23 @@ impl RpcStats {
         Duration::try_from_secs_f64(self.rpc_secs).unwrap_or_default()
     }
 
+    /// What was added to `self` after `earlier` (a snapshot of the same meter).
+    pub fn since(&self, earlier: &RpcStats) -> RpcStats {
+        let by_kind = self
+            .by_kind
+            .iter()
+            .filter_map(|(kind, n)| {
+                let d = n.saturating_sub(earlier.by_kind.get(kind).copied().unwrap_or(0));
+                (d > 0).then(|| (kind.clone(), d))
+            })
+            .collect();
+        RpcStats {
+            rpcs: self.rpcs.saturating_sub(earlier.rpcs),
+            rpc_secs: (self.rpc_secs - earlier.rpc_secs).max(0.0),
+            by_kind,
+        }
+    }
+
     /// `self` and `other` together.
     pub fn add(&mut self, other: &RpcStats) {
         self.rpcs += other.rpcs;
@@ -169,6 +186,22 @@ impl fmt::Display for RpcStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn since_is_what_was_counted_after_a_snapshot() {
+        let meter = RpcMeter::default();
+        meter.record(RpcKind::Config, Duration::from_millis(2));
+        meter.record(RpcKind::ExecutePlan, Duration::from_millis(3));
+        let before = meter.snapshot();
+        meter.record(RpcKind::ExecutePlan, Duration::from_millis(5));
+        meter.record(RpcKind::AnalyzePlan, Duration::from_millis(1));
+        let d = meter.snapshot().since(&before);
+        assert_eq!(d.rpcs, 2);
+        assert!((d.rpc_secs - 0.006).abs() < 1e-9, "{d:?}");
+        assert_eq!(d.count(RpcKind::ExecutePlan), 1);
+        assert_eq!(d.count(RpcKind::AnalyzePlan), 1);
+        assert!(!d.by_kind.contains_key("Config"));
+    }
 
     #[test]
     fn calls_are_counted_by_kind_and_timed() {

@@ -159,8 +159,8 @@ impl Session {
     }
 
     /// The Spark Connect RPCs this session (and its clones) sent so far: how many, of which
-    /// kind, and the time spent waiting for them. Each node attempt has its own session, so
-    /// these are the node's.
+    /// kind, and the time spent waiting for them ([`RpcStats::since`] gives those of one
+    /// node attempt).
     pub fn rpc_stats(&self) -> RpcStats {
         self.inner.rpc.snapshot()
     }
@@ -390,6 +390,19 @@ impl Session {
             format!("look up table `{name}`"),
             RpcKind::ExecutePlan,
             move || spark.catalog().table_exists(&n),
+        )
+        .await
+    }
+
+    /// Drops the temp view `name` of this session (one `ExecutePlan`); false when there was
+    /// none.
+    pub async fn drop_temp_view(&self, name: &str) -> Result<bool> {
+        let spark = self.inner.spark.clone();
+        let n = name.to_string();
+        self.run(
+            format!("drop temp view `{name}`"),
+            RpcKind::ExecutePlan,
+            move || spark.catalog().drop_temp_view(&n),
         )
         .await
     }

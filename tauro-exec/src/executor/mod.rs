@@ -267,7 +267,9 @@ impl Executor {
         // spawns instead of on whatever thread awaits `run` (e.g. `block_on`'s).
         let mut owner = JoinSet::new();
         owner.spawn(async move { run.execute(validated).await });
-        match owner.join_next().await {
+        let ended = owner.join_next().await;
+        self.runner.finish().await;
+        match ended {
             Some(Ok(Ok(report))) => {
                 self.register_model(&report, used_latest);
                 Ok(report)

@@ -1,8 +1,10 @@
 //! Recording a node attempt's lineage inside [`crate::SparkNodeRunner`].
 //!
 //! Nothing here runs a Spark job unless sampling is on:
-//! - input schemas come from the analysis the input's load already ran (the frame remembers
-//!   it), output schemas from one `AnalyzePlan` per distinct output frame, after the writes;
+//! - schemas come from one `AnalyzePlan` per input (cheap: on the input's temp view; none
+//!   when the load already knows the schema) and per distinct output frame. They are asked
+//!   for as soon as the frame exists, concurrently with the node's command and writes, so
+//!   they add no round trip to the attempt's path;
 //! - rows written come from the write job's observation ([`tauro_io::WriteReport::rows`]);
 //! - samples (off by default) are `LIMIT n` queries.
 //!
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use tauro_config::{Context, LineageSettings};
 use tauro_io::{Frame, SchemaField};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::{AttemptTimings, DatasetLineage, NodeLineage, RowsSource};
@@ -51,6 +54,9 @@ impl LineageOptions {
     }
 }
 
+/// A schema being asked for in the background.
+type PendingSchema = JoinHandle<tauro_io::Result<Vec<SchemaField>>>;
+
 /// One attempt's recording.
 pub(crate) struct LineageCapture<'a> {
     options: LineageOptions,
@@ -58,9 +64,37 @@ pub(crate) struct LineageCapture<'a> {
     attempt: u32,
     started: Instant,
     loaded: Option<Instant>,
-    inputs: Vec<(String, Frame)>,
-    /// Output name, frame, whether the frame is the previous output's, what was written.
-    outputs: Vec<(String, Frame, bool, WrittenOutput)>,
+    inputs: Vec<(String, Frame, PendingSchema)>,
+    /// Output name, frame, its schema (`None`: the previous output's frame), what was
+    /// written.
+    outputs: Vec<(String, Frame, Option<PendingSchema>, WrittenOutput)>,
+}
+
+impl Drop for LineageCapture<'_> {
+    /// An attempt that fails leaves no schema request behind.
+    fn drop(&mut self) {
+        let outputs = self.outputs.iter().filter_map(|(_, _, s, _)| s.as_ref());
+        for pending in self.inputs.iter().map(|(_, _, s)| s).chain(outputs) {
+            pending.abort();
+        }
+    }
+}
+
+/// Starts asking for `frame`'s schema.
+fn analyse(frame: &Frame) -> PendingSchema {
+    let frame = frame.clone();
+    tokio::spawn(async move { frame.schema_fields().await })
+}
+
+/// The schema `pending` gives.
+async fn schema_of(pending: &mut PendingSchema) -> tauro_io::Result<Vec<SchemaField>> {
+    match pending.await {
+        Ok(result) => result,
+        Err(source) => Err(tauro_io::Error::Internal {
+            operation: "read a schema for lineage".into(),
+            source,
+        }),
+    }
 }
 
 impl<'a> LineageCapture<'a> {
@@ -76,11 +110,18 @@ impl<'a> LineageCapture<'a> {
         }
     }
 
-    /// An input was loaded as `frame`.
+    /// An input was loaded as `frame`: its schema is asked for now.
     pub(crate) fn input(&mut self, dataset: &str, frame: &Frame) {
         if self.options.enabled {
-            self.inputs.push((dataset.to_string(), frame.clone()));
+            self.inputs
+                .push((dataset.to_string(), frame.clone(), analyse(frame)));
         }
+    }
+
+    /// `frame` is about to be written: its schema is asked for now, unless `same_frame`
+    /// (the previous output's frame, a SQL node's result written to several outputs).
+    pub(crate) fn analyse_output(&self, frame: &Frame, same_frame: bool) -> Option<PendingSchema> {
+        (self.options.enabled && !same_frame).then(|| analyse(frame))
     }
 
     /// Every input is loaded.
@@ -88,21 +129,27 @@ impl<'a> LineageCapture<'a> {
         self.loaded = Some(Instant::now());
     }
 
-    /// `frame` was written to the output `written.output`; `same_frame` when it is the
-    /// frame of the previous output too (a SQL node's result written to several outputs).
-    pub(crate) fn output(&mut self, frame: &Frame, same_frame: bool, written: &WrittenOutput) {
+    /// `frame` was written to the output `written.output`; `schema` is what
+    /// [`analyse_output`](Self::analyse_output) gave for it.
+    pub(crate) fn output(
+        &mut self,
+        frame: &Frame,
+        schema: Option<PendingSchema>,
+        written: &WrittenOutput,
+    ) {
         if self.options.enabled {
             self.outputs.push((
                 written.output.clone(),
                 frame.clone(),
-                same_frame,
+                schema,
                 written.clone(),
             ));
         }
     }
 
-    /// The record, after the writes: schemas (and samples) are asked for now.
-    pub(crate) async fn finish(self) -> Option<NodeLineage> {
+    /// The record, after the writes: the schemas asked for are awaited (samples are asked
+    /// for now).
+    pub(crate) async fn finish(mut self) -> Option<NodeLineage> {
         if !self.options.enabled {
             return None;
         }
@@ -110,9 +157,9 @@ impl<'a> LineageCapture<'a> {
         let loaded = self.loaded.unwrap_or(self.started);
         let n = self.options.sample_rows;
         let mut inputs = Vec::with_capacity(self.inputs.len());
-        for (dataset, frame) in &self.inputs {
+        for (dataset, frame, pending) in &mut self.inputs {
             let mut d = DatasetLineage::configured(self.ctx, dataset, true);
-            d.schema = best_effort("input schema", dataset, frame.schema_fields()).await;
+            d.schema = best_effort("input schema", dataset, schema_of(pending)).await;
             if n > 0 {
                 d.sample = best_effort("input sample", dataset, frame.collect_json(n)).await;
             }
@@ -120,7 +167,7 @@ impl<'a> LineageCapture<'a> {
         }
         let mut outputs = Vec::with_capacity(self.outputs.len());
         let mut previous: Option<Option<Vec<SchemaField>>> = None;
-        for (dataset, frame, same_frame, report) in &self.outputs {
+        for (dataset, frame, pending, report) in &mut self.outputs {
             let mut d = DatasetLineage::configured(self.ctx, dataset, false);
             d.location = Some(report.destination.clone());
             if let Some(prefix) = report.destination.strip_prefix("table ") {
@@ -128,9 +175,12 @@ impl<'a> LineageCapture<'a> {
             }
             d.rows = report.rows;
             d.rows_source = report.rows.map(|_| RowsSource::Write);
-            let schema = match (&previous, same_frame) {
-                (Some(known), true) => known.clone(),
-                _ => best_effort("output schema", dataset, frame.schema_fields()).await,
+            let schema = match (pending, &previous) {
+                (Some(pending), _) => {
+                    best_effort("output schema", dataset, schema_of(pending)).await
+                }
+                (None, Some(known)) => known.clone(),
+                (None, None) => best_effort("output schema", dataset, frame.schema_fields()).await,
             };
             d.schema = schema.clone();
             previous = Some(schema);
