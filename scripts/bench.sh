@@ -149,7 +149,8 @@ bench_overhead() {
   fi
   trap '[[ $started == 1 ]] && scripts/sail-local.sh stop' RETURN
   local dir; dir=$(mktemp -d)
-  python3 scripts/bench/overhead.py gen "$dir/project" "$nodes"
+  # OVERHEAD_LINEAGE=off: no lineage, so no RPC of an attempt overlaps another.
+  python3 scripts/bench/overhead.py gen "$dir/project" "$nodes" "${OVERHEAD_LINEAGE:-on}"
   run() {
     OVERHEAD_OUT="$dir/out" target/release/tauro-cli --output json exec --project "$dir/project" \
       --pipeline "$1" --full --max-workers 1 --engine sail --remote "sc://127.0.0.1:$SAIL_PORT"

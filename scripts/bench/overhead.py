@@ -2,13 +2,18 @@
 """Per-node overhead of Tauro on a fast engine (Sail): project generator and report reader.
 
 usage:
-  overhead.py gen DIR [NODES]            write a project with pipelines `chain` and `wide`
+  overhead.py gen DIR [NODES] [off]      write a project with pipelines `chain` and `wide`
+                                         (`off`: lineage off)
   overhead.py report RUN.json [RUN.json ...]   per-node overhead of `--output json` reports
 
 Every node is a typical small one: it reads one dataset as a temp view (`wide`: the same
 3-row CSV input; `chain`: the previous node's output), runs `SELECT *` with one computed
-column, and writes a parquet output (overwrite). Lineage is on (the default). The project
-sets one session conf, like the examples.
+column, and writes a parquet output (overwrite). Lineage is on (the default) unless `off`
+is given. The project sets one session conf, like the examples.
+
+With lineage on, a node's schema requests run while its write runs, so the RPC time counts
+some time twice and the overhead below is a lower bound; with lineage off every RPC of an
+attempt runs alone and the subtraction is exact.
 
 Overhead per node = (run wall time - time inside Spark Connect RPCs) / nodes, where the RPC
 time is the sum of every node's `spark.rpc_secs` (the time its session waited for the
@@ -21,7 +26,7 @@ import statistics
 import sys
 
 
-def gen(out, n):
+def gen(out, n, lineage=True):
     os.makedirs(os.path.join(out, "config"), exist_ok=True)
     os.makedirs(os.path.join(out, "data"), exist_ok=True)
     with open(os.path.join(out, "data", "seed.csv"), "w") as f:
@@ -47,7 +52,8 @@ def gen(out, n):
             "project_name: overhead\ninput_path: data\noutput_path: ${OVERHEAD_OUT:-out}\n"
             "start_date: \"2025-01-01\"\nmax_workers: 1\nmax_retries: 0\n"
             "spark:\n  remote: local\n  engine: sail\n"
-            "  config:\n    spark.sql.session.timeZone: UTC\n"),
+            "  config:\n    spark.sql.session.timeZone: UTC\n"
+            + ("" if lineage else "lineage:\n  enabled: false\n")),
         "pipelines": (f"chain:\n  type: batch\n  nodes: [{', '.join(chain)}]\n"
                       f"wide:\n  type: batch\n  nodes: [{', '.join(wide)}]\n"),
         "nodes": "".join(nodes),
@@ -124,7 +130,8 @@ def report(paths):
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "gen":
-        gen(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 200)
+        gen(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 200,
+            lineage=sys.argv[4:5] != ["off"])
     elif len(sys.argv) >= 3 and sys.argv[1] == "report":
         report(sys.argv[2:])
     else:
