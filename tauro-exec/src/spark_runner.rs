@@ -204,6 +204,14 @@ impl SparkNodeRunner {
         // dependents (a release takes about 10 ms on Spark); neither is among the attempt's
         // RPCs.
         let views = views.filter(|_| result.is_ok());
+        if let Err(Error::Io(e)) = &result
+            && (e.is_unreachable()
+                || e.error_class()
+                    .is_some_and(|c| c.starts_with("INVALID_HANDLE")))
+        {
+            // The server lost its sessions (or is gone): the pooled ones are stale.
+            self.discard_pool();
+        }
         let pool = Arc::clone(&self.pool);
         let (released, releasing) = (node.clone(), session.clone());
         tokio::spawn(async move {
@@ -239,6 +247,24 @@ impl SparkNodeRunner {
             outcome.spark = Some(rpcs);
             outcome
         })
+    }
+}
+
+impl SparkNodeRunner {
+    /// Takes every pooled session out and releases them in the background.
+    fn discard_pool(&self) {
+        let idle = std::mem::take(
+            &mut self
+                .pool
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .idle,
+        );
+        for session in idle {
+            tokio::spawn(async move {
+                let _ = session.release().await;
+            });
+        }
     }
 }
 
