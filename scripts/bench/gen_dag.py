@@ -13,6 +13,7 @@ The input (`data/src.csv`, 1,000 rows, declared schema) is written too. Outputs 
 `${BENCH_OUT:-out}`. The SQL text comes from the functions below, which the hand-written
 script of the comparison (`pyclient_bench.py`) imports, so both sides run the same queries.
 """
+import json
 import os
 import sys
 
@@ -45,6 +46,20 @@ def write_src(path):
         f.write("id,grp,value\n")
         for r in range(SRC_ROWS):
             f.write(f"{r},{'abcd'[r % 4]},{r * 0.5}\n")
+
+
+def write_project(out, files):
+    """Writes a project's config files (name -> YAML text, e.g. `nodes`, `global_settings`)
+    to OUT/config/<name>.yaml and the `settings_yml.json` that points at them."""
+    os.makedirs(os.path.join(out, "config"), exist_ok=True)
+    for name, text in files.items():
+        with open(os.path.join(out, "config", f"{name}.yaml"), "w") as f:
+            f.write(text)
+    settings = {"base_path": ".", "env_config": {"base": {
+        f"{k}_path" if k == "global_settings" else f"{k}_config_path": f"config/{k}.yaml"
+        for k in files}}}
+    with open(os.path.join(out, "settings_yml.json"), "w") as f:
+        json.dump(settings, f, indent=2)
 
 
 def main():
@@ -88,14 +103,7 @@ def main():
                  "  options: { header: true }\n",
         "output": "".join(outputs),
     }
-    for name, text in files.items():
-        with open(os.path.join(out, "config", f"{name}.yaml"), "w") as f:
-            f.write(text)
-    keys = {k: (f"{k}_path" if k == "global_settings" else f"{k}_config_path") for k in files}
-    settings = ('{"base_path": ".", "env_config": {"base": {'
-                + ", ".join(f'"{keys[k]}": "config/{k}.yaml"' for k in files) + "}}}\n")
-    with open(os.path.join(out, "settings_yml.json"), "w") as f:
-        f.write(settings)
+    write_project(out, files)
     print(f"wrote the {kind} project ({len(names)} nodes) to {out}")
 
 

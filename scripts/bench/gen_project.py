@@ -6,9 +6,12 @@ usage: gen_project.py DIR [NODES] [PIPELINES]
 Each pipeline is a layered DAG: every node depends on up to three nodes of the previous layer
 and reads one input, writes one output; SQL nodes and function nodes are mixed.
 """
-import json
 import os
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen_dag  # noqa: E402  (write_project)
 
 out = sys.argv[1]
 nodes_total = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
@@ -43,12 +46,5 @@ files = {
     "input": "".join(inputs),
     "output": "".join(outputs),
 }
-for name, text in files.items():
-    with open(os.path.join(out, "config", f"{name}.yaml"), "w") as f:
-        f.write(text)
-settings = {"base_path": ".", "env_config": {"base": {
-    f"{k}_path" if k == "global_settings" else f"{k}_config_path": f"config/{k}.yaml"
-    for k in files}}}
-with open(os.path.join(out, "settings_yml.json"), "w") as f:
-    json.dump(settings, f, indent=2)
+gen_dag.write_project(out, files)
 print(f"wrote {nodes_total} nodes in {pipelines_total} pipelines to {out}")

@@ -25,6 +25,10 @@ import os
 import statistics
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen_dag  # noqa: E402  (write_project)
+
 
 def gen(out, n, lineage=True):
     os.makedirs(os.path.join(out, "config"), exist_ok=True)
@@ -61,14 +65,7 @@ def gen(out, n, lineage=True):
                   "  schema: \"id INT, name STRING\"\n"),
         "output": "".join(outputs),
     }
-    for name, text in files.items():
-        with open(os.path.join(out, "config", f"{name}.yaml"), "w") as f:
-            f.write(text)
-    settings = {"base_path": ".", "env_config": {"base": {
-        f"{k}_path" if k == "global_settings" else f"{k}_config_path": f"config/{k}.yaml"
-        for k in files}}}
-    with open(os.path.join(out, "settings_yml.json"), "w") as f:
-        json.dump(settings, f, indent=2)
+    gen_dag.write_project(out, files)
 
 
 def one(path):

@@ -39,7 +39,7 @@
 //! attempt returns [`Error::Cancelled`]. If the attempt is dropped instead, a short
 //! background task still sends the interrupt.
 
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use std::time::Duration;
@@ -74,16 +74,54 @@ pub struct SparkNodeRunner {
     lineage: LineageOptions,
     journal: Option<Arc<AppendJournal>>,
     sessions: Option<Arc<SessionLedger>>,
-    pool: Arc<std::sync::Mutex<SessionPool>>,
+    pool: SessionPool,
 }
 
-/// Sessions of finished attempts, ready for the next ones.
+/// Sessions of finished attempts, ready for the next ones (clones share them).
+#[derive(Debug, Clone, Default)]
+struct SessionPool(Arc<Mutex<Pooled>>);
+
 #[derive(Debug, Default)]
-struct SessionPool {
+struct Pooled {
     idle: Vec<Session>,
-    /// Bumped by [`NodeRunner::finish`]: a session reset for an earlier generation is
+    /// Bumped by [`SessionPool::drain`]: a session reset for an earlier generation is
     /// released instead of pooled.
     generation: u64,
+}
+
+impl SessionPool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pooled> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An idle session, if any, and the generation to give it back in.
+    fn take(&self) -> (Option<Session>, u64) {
+        let mut pool = self.lock();
+        (pool.idle.pop(), pool.generation)
+    }
+
+    /// The generation sessions taken now belong to.
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Keeps `session` for a later attempt; gives it back when the pool is full or was
+    /// drained since `generation`.
+    fn give_back(&self, session: Session, generation: u64) -> Option<Session> {
+        let mut pool = self.lock();
+        if pool.generation == generation && pool.idle.len() < SESSION_POOL {
+            pool.idle.push(session);
+            return None;
+        }
+        Some(session)
+    }
+
+    /// Every idle session, leaving the pool empty in a new generation.
+    fn drain(&self) -> Vec<Session> {
+        let mut pool = self.lock();
+        pool.generation += 1;
+        std::mem::take(&mut pool.idle)
+    }
 }
 
 impl SparkNodeRunner {
@@ -96,7 +134,7 @@ impl SparkNodeRunner {
             lineage: LineageOptions::default(),
             journal: None,
             sessions: None,
-            pool: Arc::default(),
+            pool: SessionPool::default(),
         }
     }
 
@@ -141,14 +179,10 @@ impl SparkNodeRunner {
         // Only an attempt whose session can be reused after it takes a pooled one: an
         // attempt that changes its session more ends it.
         let views = reusable_views(&job);
-        let (pooled, generation) = {
-            let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
-            let pooled = if views.is_some() {
-                pool.idle.pop()
-            } else {
-                None
-            };
-            (pooled, pool.generation)
+        let (pooled, generation) = if views.is_some() {
+            self.pool.take()
+        } else {
+            (None, self.pool.generation())
         };
         // A pooled session's RPCs so far are its earlier attempts'.
         let rpcs_before = pooled.as_ref().map(Session::rpc_stats).unwrap_or_default();
@@ -210,19 +244,16 @@ impl SparkNodeRunner {
                     .is_some_and(|c| c.starts_with("INVALID_HANDLE")))
         {
             // The server lost its sessions (or is gone): the pooled ones are stale.
-            self.discard_pool();
+            release_all(self.pool.drain());
         }
-        let pool = Arc::clone(&self.pool);
+        let pool = self.pool.clone();
         let (released, releasing) = (node.clone(), session.clone());
         tokio::spawn(async move {
             if let Some(views) = views
                 && reset(&releasing, &views).await
+                && pool.give_back(releasing.clone(), generation).is_none()
             {
-                let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
-                if pool.generation == generation && pool.idle.len() < SESSION_POOL {
-                    pool.idle.push(releasing);
-                    return;
-                }
+                return;
             }
             match releasing.release().await {
                 Ok(()) => {
@@ -250,24 +281,6 @@ impl SparkNodeRunner {
     }
 }
 
-impl SparkNodeRunner {
-    /// Takes every pooled session out and releases them in the background.
-    fn discard_pool(&self) {
-        let idle = std::mem::take(
-            &mut self
-                .pool
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .idle,
-        );
-        for session in idle {
-            tokio::spawn(async move {
-                let _ = session.release().await;
-            });
-        }
-    }
-}
-
 impl NodeRunner for SparkNodeRunner {
     fn run(&self, job: NodeJob) -> BoxFuture<'_, Result<NodeOutcome>> {
         Box::pin(self.attempt(job))
@@ -276,12 +289,7 @@ impl NodeRunner for SparkNodeRunner {
     /// Releases the sessions kept for reuse (concurrently, each bounded).
     fn finish(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let idle = {
-                let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
-                pool.generation += 1;
-                std::mem::take(&mut pool.idle)
-            };
-            let releases = idle.into_iter().map(|session| async move {
+            let releases = self.pool.drain().into_iter().map(|session| async move {
                 if let Err(e) = session.release().await {
                     tracing::debug!(error = %e, "could not release a pooled Spark session");
                 }
@@ -313,6 +321,15 @@ fn reusable_views(job: &NodeJob) -> Option<Vec<String>> {
     }
     let views = input_views(node).ok()?;
     Some(views.into_iter().map(|(_, view)| view).collect())
+}
+
+/// Releases `sessions` in the background.
+fn release_all(sessions: Vec<Session>) {
+    for session in sessions {
+        tokio::spawn(async move {
+            let _ = session.release().await;
+        });
+    }
 }
 
 /// Drops `views` from `session`; true when all went.

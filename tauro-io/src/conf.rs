@@ -84,10 +84,35 @@ impl ConfClient {
         }
     }
 
+    /// Interrupts every operation of session `session_id` and waits until each has ended,
+    /// at most `wait` in all; blocking. `Some(n)`: the `n` interrupted operations ended (0
+    /// for a session the server does not know or closed); `None`: `wait` passed first.
+    pub(crate) fn end_operations(
+        &self,
+        session_id: &str,
+        wait: Duration,
+    ) -> spark_connect::Result<Option<usize>> {
+        let started = std::time::Instant::now();
+        let ids = match self.interrupt_all(session_id) {
+            Ok(ids) => ids,
+            Err(e) if is_answer(&e) => {
+                tracing::debug!(session = %session_id, error = %e, "no abandoned work to interrupt");
+                return Ok(Some(0));
+            }
+            Err(e) => return Err(e),
+        };
+        for op in &ids {
+            if !self.wait_ended(session_id, op, wait.saturating_sub(started.elapsed()))? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(ids.len()))
+    }
+
     /// Interrupts every operation of session `session_id` (`Interrupt`, type ALL) and
     /// returns the ids of those it interrupted; blocking. The server returns at once: the
     /// operations end afterwards ([`ConfClient::wait_ended`]).
-    pub(crate) fn interrupt_all(&self, session_id: &str) -> spark_connect::Result<Vec<String>> {
+    fn interrupt_all(&self, session_id: &str) -> spark_connect::Result<Vec<String>> {
         let request = proto::InterruptRequest {
             session_id: session_id.to_string(),
             user_context: Some(self.user_context()),
@@ -102,7 +127,7 @@ impl ConfClient {
     /// reached its last response, or the server answered with an error about the operation
     /// (cancelled, failed, unknown, abandoned; all sent once its thread is done).
     /// `Ok(false)` when `limit` passed first; `Err` on a transport failure.
-    pub(crate) fn wait_ended(
+    fn wait_ended(
         &self,
         session_id: &str,
         operation_id: &str,
@@ -155,7 +180,7 @@ fn answered(e: SparkError) -> spark_connect::Result<bool> {
 /// True when `e` is an answer of the server (an error about the request), false when the
 /// server was not reached: gRPC CANCELLED, UNKNOWN (the client's transport errors),
 /// DEADLINE_EXCEEDED, UNAVAILABLE, or no status at all.
-pub(crate) fn is_answer(e: &SparkError) -> bool {
+fn is_answer(e: &SparkError) -> bool {
     !matches!(e.grpc_code(), Some(1 | 2 | 4 | 14) | None)
 }
 

@@ -249,56 +249,32 @@ impl SparkEngine {
     /// the same output duplicates or mixes the data. An unknown session (server restarted,
     /// session released) has nothing to end.
     pub async fn end_abandoned_session(&self, session_id: &str, wait: Duration) -> Result<usize> {
-        let started = std::time::Instant::now();
         let confs = Arc::clone(&self.inner.confs);
         let id = session_id.to_string();
         let remote = self.inner.remote.clone();
-        let interrupted = tokio::task::spawn_blocking(move || {
-            let ids = match confs.interrupt_all(&id) {
-                Ok(ids) => ids,
-                // A session the server does not know (restarted) or closed: nothing runs.
-                Err(e) if crate::conf::is_answer(&e) => {
-                    tracing::debug!(session = %id, error = %e, "no abandoned work to interrupt");
-                    return Ok(Ok(0));
-                }
-                Err(e) => return Err(e),
-            };
-            for op in &ids {
-                let left = wait.saturating_sub(started.elapsed());
-                if !confs.wait_ended(&id, op, left)? {
-                    return Ok(Err(ids.len()));
-                }
-            }
-            Ok(Ok(ids.len()))
-        })
-        .await
-        .map_err(|source| Error::Internal {
-            operation: "end an abandoned session".into(),
-            source,
-        })?
-        .map_err(|e| {
-            Error::spark(
-                format!("interrupt the work of session {session_id} on {remote}"),
-                &e,
-                None,
-            )
-        })?;
-        let Ok(interrupted) = interrupted else {
+        let ended = tokio::task::spawn_blocking(move || confs.end_operations(&id, wait))
+            .await
+            .map_err(|source| Error::Internal {
+                operation: "end an abandoned session".into(),
+                source,
+            })?
+            .map_err(|e| {
+                Error::spark(
+                    format!("interrupt the work of session {session_id} on {remote}"),
+                    &e,
+                    None,
+                )
+            })?;
+        let Some(interrupted) = ended else {
             return Err(Error::LeftoverRunning {
                 session: session_id.to_string(),
                 remote,
                 after: wait,
             });
         };
-        match self.attach_session(session_id).await {
-            Ok(session) => {
-                if let Err(e) = session.release().await {
-                    tracing::debug!(session = %session_id, error = %e, "could not release an abandoned session");
-                }
-            }
-            Err(e) => {
-                tracing::debug!(session = %session_id, error = %e, "could not attach to an abandoned session");
-            }
+        let released = async { self.attach_session(session_id).await?.release().await };
+        if let Err(e) = released.await {
+            tracing::debug!(session = %session_id, error = %e, "could not release an abandoned session");
         }
         Ok(interrupted)
     }

@@ -144,14 +144,24 @@ impl Frame {
 
     /// Registers (or replaces) a temp view of this session over the frame.
     pub async fn create_temp_view(&self, name: &str) -> Result<()> {
+        self.create_view_as(name, format!("create temp view `{name}`"), None)
+            .await
+    }
+
+    /// [`create_temp_view`](Self::create_temp_view) as `operation`, naming the data source
+    /// `format` for error mapping (the view's creation analyses the read).
+    pub(crate) async fn create_view_as(
+        &self,
+        name: &str,
+        operation: String,
+        format: Option<&str>,
+    ) -> Result<()> {
         let df = self.df.clone();
         let view = name.to_string();
         self.session
-            .run(
-                format!("create temp view `{name}`"),
-                RpcKind::ExecutePlan,
-                move || df.create_or_replace_temp_view(&view),
-            )
+            .run_with_format(operation, format, RpcKind::ExecutePlan, move || {
+                df.create_or_replace_temp_view(&view)
+            })
             .await
     }
 

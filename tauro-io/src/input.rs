@@ -78,15 +78,8 @@ impl<'a> InputLoader<'a> {
         } else {
             return Err(Error::UnknownDataset { name: name.into() });
         };
-        let (df, target) = (read.df().clone(), view.to_string());
-        let created = self
-            .session
-            .run_with_format(
-                operation.clone(),
-                format.spark_source(),
-                RpcKind::ExecutePlan,
-                move || df.create_or_replace_temp_view(&target),
-            )
+        let created = read
+            .create_view_as(view, operation, format.spark_source())
             .await;
         match options {
             Some(options) => created.map_err(|e| e.mask_option_values(options))?,

@@ -9,8 +9,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    Project, copy_dir, query_json, spark_remote, spawn_tauro_logged, tauro, tauro_concurrently,
-    workspace_root,
+    Project, Run, copy_dir, query_json, spark_remote, spawn_tauro_logged, tauro,
+    tauro_concurrently, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -152,28 +152,34 @@ impl Hybrid {
         .unwrap();
     }
 
-    fn exec_args(&self, extra: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "--output",
-            "json",
-            "exec",
+    /// `--output json <command> --project … -p sales_stream --remote …`.
+    fn args(&self, command: &[&str]) -> Vec<String> {
+        let project = self.project();
+        let target = [
             "--project",
-            &self.project(),
+            &project,
             "-p",
             "sales_stream",
             "--remote",
             &self.remote,
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args
+        ];
+        ["--output", "json"]
+            .iter()
+            .chain(command)
+            .chain(&target)
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// Runs `tauro-cli` with [`args`](Self::args) and waits for it.
+    fn run(&self, command: &[&str]) -> Run {
+        let args = self.args(command);
+        tauro(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
     }
 
     /// Starts a run whose stream runs until killed (or 5 minutes).
     fn spawn(&self) -> std::process::Child {
-        let args = self.exec_args(&["--timeout", "5m"]);
+        let args = self.args(&["exec", "--timeout", "5m"]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         spawn_tauro_logged(&args, &self.path("runs.log"))
     }
@@ -233,19 +239,7 @@ impl Hybrid {
         let kept = std::fs::read(&registry).ok();
         std::fs::create_dir_all(self.path(".tauro")).unwrap();
         std::fs::write(&registry, json!({ "streams": entries }).to_string()).unwrap();
-        let args = [
-            "--output",
-            "json",
-            "stream",
-            "status",
-            "--project",
-            &self.project(),
-            "-p",
-            "sales_stream",
-            "--remote",
-            &self.remote,
-        ];
-        let run = tauro(&args, &[]);
+        let run = self.run(&["stream", "status"]);
         match kept {
             Some(bytes) => std::fs::write(&registry, bytes).unwrap(),
             None => std::fs::remove_file(&registry).unwrap(),
@@ -295,20 +289,7 @@ impl Drop for Hybrid {
         }
         let registry = json!({ "streams": entries }).to_string();
         if std::fs::write(self.path(".tauro/streams.json"), registry).is_ok() {
-            let project = self.project();
-            tauro(
-                &[
-                    "stream",
-                    "stop",
-                    "--project",
-                    &project,
-                    "-p",
-                    "sales_stream",
-                    "--remote",
-                    &self.remote,
-                ],
-                &[],
-            );
+            self.run(&["stream", "stop"]);
         }
     }
 }
@@ -397,9 +378,7 @@ fn a_hybrid_run_killed_and_restarted_three_times_ends_with_the_sink_equal_to_the
     //    query and catches up.
     let produced = producer.finish();
     h.trigger("available_now");
-    let args = h.exec_args(&[]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = tauro(&args, &[]);
+    let run = h.run(&["exec"]);
     assert_eq!(run.code, 0, "{run:?}");
     let report = run.json();
     assert_eq!(report["status"], "succeeded", "{report}");

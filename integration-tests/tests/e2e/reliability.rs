@@ -163,6 +163,20 @@ fn resume(project: &str, remote: &str, envs: &[(&str, &str)]) -> Run {
     )
 }
 
+/// Runs a fresh [`slow_project`] cleanly and compares `project`'s outputs with its.
+fn assert_outputs_equal_a_clean_slow_run(remote: &str, project: &Project) {
+    let clean = slow_project();
+    let run = tauro(&exec_args(&clean.arg(), remote), &[("SLEEP_MS", "0")]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for (output, columns) in [("out/mid", "id, k"), ("out/res", "k, n, s")] {
+        assert_eq!(
+            rows(remote, &project.path().join(output), columns),
+            rows(remote, &clean.path().join(output), columns),
+            "{output}"
+        );
+    }
+}
+
 /// Starts `exec` of a [`slow_project`] whose `slow` sleeps `sleep_ms` on the server, logging
 /// to `log`, and returns once `load` completed and `slow` has been running for 2 s.
 fn start_until_slow_sleeps(
@@ -259,16 +273,7 @@ fn killed_spark_server_fails_the_run_clearly_and_resume_after_a_restart_complete
     );
 
     // Outputs equal those of a clean run.
-    let clean = slow_project();
-    let run = tauro(&exec_args(&clean.arg(), &remote), &[("SLEEP_MS", "0")]);
-    assert_eq!(run.code, 0, "{run:?}");
-    for (output, columns) in [("out/mid", "id, k"), ("out/res", "k, n, s")] {
-        assert_eq!(
-            rows(&remote, &project.path().join(output), columns),
-            rows(&remote, &clean.path().join(output), columns),
-            "{output}"
-        );
-    }
+    assert_outputs_equal_a_clean_slow_run(&remote, &project);
 }
 
 #[test]
@@ -309,16 +314,7 @@ fn a_write_left_running_by_a_killed_cli_is_ended_before_resume_runs_the_node_aga
 
     // Had it gone on, the killed run's write would have landed by now.
     std::thread::sleep(Duration::from_secs(15).saturating_sub(killed.elapsed()));
-    let clean = slow_project();
-    let run = tauro(&exec_args(&clean.arg(), &remote), &[("SLEEP_MS", "0")]);
-    assert_eq!(run.code, 0, "{run:?}");
-    for (output, columns) in [("out/mid", "id, k"), ("out/res", "k, n, s")] {
-        assert_eq!(
-            rows(&remote, &project.path().join(output), columns),
-            rows(&remote, &clean.path().join(output), columns),
-            "{output}"
-        );
-    }
+    assert_outputs_equal_a_clean_slow_run(&remote, &project);
 }
 
 /// A deterministic number in [0, 1) for `seed` (SplitMix64).

@@ -148,16 +148,11 @@ impl SessionLedger {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return Ok(());
         };
-        let own = self
-            .own
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .file
-            .as_ref()
-            .map(|(_, p)| p.clone());
+        // This process's own file (if any) is locked by it, so it is skipped like any live
+        // process's.
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "log") && Some(p) != own.as_ref())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
             .collect();
         files.sort();
         for path in files {
